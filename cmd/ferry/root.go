@@ -1,0 +1,22 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ferry",
+		Short: "ferry carries one Git revision of a Helm chart from dev to staging to production",
+		Long: `ferry watches a Git repository holding a Helm chart and one values file per
+environment, deploys each new revision to the first environment, verifies it,
+and promotes that same revision through the next environments when their gates
+pass, telling every step in chat.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	return root
+}

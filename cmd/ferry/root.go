@@ -17,6 +17,7 @@ pass, telling every step in chat.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newConfigCmd(),
 	)
 	return root
 }

@@ -176,6 +176,10 @@ const (
 	VerdictError   Verdict = "Error"
 )
 
+// GateApproval is the GateResult.Gate name of the manual approval gate. A
+// Pending result under this name is what makes chat offer Approve and Reject.
+const GateApproval = "approval"
+
 // Figure is one named measurement a gate reports, such as p95 = "142ms".
 type Figure struct {
 	Name  string `json:"name"`
@@ -199,16 +203,22 @@ type GateResult struct {
 // Phase is where a promotion stands.
 type Phase string
 
-// Promotion phases. Waiting, Applying and Verifying are active; the rest end it.
+// Promotion phases. Waiting, Applying, Verifying and RollingBack are active;
+// the rest end it.
 const (
-	PhaseWaiting    Phase = "Waiting"
-	PhaseApplying   Phase = "Applying"
-	PhaseVerifying  Phase = "Verifying"
-	PhaseSucceeded  Phase = "Succeeded"
-	PhaseFailed     Phase = "Failed"
-	PhaseRolledBack Phase = "RolledBack"
-	PhaseSuperseded Phase = "Superseded"
-	PhaseRejected   Phase = "Rejected"
+	PhaseWaiting   Phase = "Waiting"
+	PhaseApplying  Phase = "Applying"
+	PhaseVerifying Phase = "Verifying"
+	// PhaseRollingBack is active: verification failed and the environment is
+	// being rolled back to its last good Helm revision; it ends RolledBack
+	// (or Failed when the rollback itself fails). A restart in this phase
+	// resumes the rollback rather than applying again.
+	PhaseRollingBack Phase = "RollingBack"
+	PhaseSucceeded   Phase = "Succeeded"
+	PhaseFailed      Phase = "Failed"
+	PhaseRolledBack  Phase = "RolledBack"
+	PhaseSuperseded  Phase = "Superseded"
+	PhaseRejected    Phase = "Rejected"
 )
 
 // IsTerminal reports whether a promotion in this phase is over.
@@ -235,6 +245,10 @@ type Promotion struct {
 	Actor     string       `json:"actor,omitempty"`
 	Approvals []Approval   `json:"approvals,omitempty"`
 	Gates     []GateResult `json:"gates,omitempty"`
+	// Admitted is when the rendered-object admission gates (policy, quota
+	// fit) passed; zero while they have not, so a restart knows whether to
+	// run them again.
+	Admitted time.Time `json:"admitted,omitzero"`
 	// HelmRevision is the Helm release revision the apply created, 0 if none.
 	HelmRevision int       `json:"helmRevision,omitempty"`
 	Created      time.Time `json:"created"`
@@ -288,6 +302,9 @@ type Event struct {
 	// for EventDiff; secrets are already masked.
 	Summary *ResourceSummary `json:"summary,omitempty"`
 	Diff    string           `json:"diff,omitempty"`
+	// Previous, for EventDiff, is the resource summary of what the environment
+	// runs now, so chat can show deltas; nil for a first install.
+	Previous *ResourceSummary `json:"previous,omitempty"`
 	// Message is a detail such as an error with its file and line.
 	Message  string    `json:"message,omitempty"`
 	Warnings []Warning `json:"warnings,omitempty"`

@@ -328,9 +328,11 @@ func (t *transition) rolledBack() {
 // rollbackFailed leaves the environment in an unknown state: the digest is
 // forgotten so the next candidate applies, and it is held.
 func (t *transition) rollbackFailed(a *ferry.Promotion, why string) {
-	reason, _, _ := strings.Cut(a.Reason, "; rolling back to ")
+	if reason, _, _ := strings.Cut(a.Reason, "; rolling back to "); reason != "" {
+		why = reason + "; " + why
+	}
 	t.s.CurrentDigest, t.s.Held = "", true
-	t.end(a, ferry.PhaseFailed, reason+"; "+why, true)
+	t.end(a, ferry.PhaseFailed, why, true)
 }
 
 func (t *transition) timeout() {

@@ -1,0 +1,68 @@
+package promote
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ferry-gitops/ferry"
+)
+
+func TestCandidate(t *testing.T) {
+	var cases []struct {
+		Name    string   `json:"name"`
+		Current string   `json:"current"`
+		Active  string   `json:"active"`
+		Queue   []string `json:"queue"`
+		History []struct {
+			Rev     string      `json:"rev"`
+			Phase   ferry.Phase `json:"phase"`
+			Created int         `json:"created"`
+		} `json:"history"`
+		Offer struct {
+			Rev   string `json:"rev"`
+			Since int    `json:"since"`
+		} `json:"offer"`
+		Want string `json:"want"`
+	}
+	loadYAML(t, "candidates.yaml", &cases)
+	minute := func(m int) time.Time { return scenarioStart.Add(time.Duration(m) * time.Minute) }
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			s := State{Environment: "prod", Current: ferry.Revision{SHA: tc.Current}}
+			if tc.Active != "" {
+				s.Active = &ferry.Promotion{Revision: ferry.Revision{SHA: tc.Active}, Phase: ferry.PhaseVerifying}
+			}
+			for _, q := range tc.Queue {
+				s.Queue = append(s.Queue, ferry.Promotion{Revision: ferry.Revision{SHA: q}, Phase: ferry.PhaseWaiting})
+			}
+			for _, h := range tc.History {
+				s.History = append(s.History, ferry.Promotion{Revision: ferry.Revision{SHA: h.Rev}, Phase: h.Phase, Created: minute(h.Created)})
+			}
+			got, ok := Candidate(s, Offer{Revision: ferry.Revision{SHA: tc.Offer.Rev}, Since: minute(tc.Offer.Since)})
+			if got.SHA != tc.Want || ok != (tc.Want != "") {
+				t.Fatalf("Candidate = %q, %v; want %q", got.SHA, ok, tc.Want)
+			}
+		})
+	}
+}
+
+func TestOfferFrom(t *testing.T) {
+	var cases []struct {
+		Name  string    `json:"name"`
+		State stateSpec `json:"state"`
+		Want  string    `json:"want"`
+	}
+	loadYAML(t, "offers.yaml", &cases)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			from := tc.State.build("web", "staging", scenarioStart)
+			o, ok := OfferFrom(from)
+			if o.Revision.SHA != tc.Want || ok != (tc.Want != "") {
+				t.Fatalf("OfferFrom = %q, %v; want %q", o.Revision.SHA, ok, tc.Want)
+			}
+			if ok && !o.Since.Equal(from.LastSucceededAt) {
+				t.Fatalf("OfferFrom since = %s, want %s", o.Since, from.LastSucceededAt)
+			}
+		})
+	}
+}

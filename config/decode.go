@@ -277,8 +277,11 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth in
 		present[key] = true
 		d.lines[p] = kv.key.Line
 		fv := v.Field(f.index)
+		before := len(d.problems)
 		d.value(kv.val, fv, p, depth+1)
-		d.checkField(f, fv, resolve(kv.val), p)
+		if len(d.problems) == before {
+			d.checkField(f, fv, resolve(kv.val), p)
+		}
 	}
 	for _, f := range fs {
 		if !present[f.key] && f.required {
@@ -315,7 +318,7 @@ func (d *decoder) unknownKey(k *yaml.Node, path string, t reflect.Type, fs []fie
 	if fileKey, ok := inlineSecrets[k.Value]; ok {
 		if where := secretKeyPath(t, fileKey); where != "" {
 			d.add(k.Line, path, "secrets are never written in ferry.yaml: put it in a file only ferry can read and set %s: <path> instead", where)
-			return ""
+			return where
 		}
 	}
 	if s := closest(k.Value, keys); s != "" {

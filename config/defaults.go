@@ -57,17 +57,18 @@ func setText(v reflect.Value, text string) error {
 
 // applyDerivedDefaults sets the defaults that depend on other keys: an
 // environment's namespace and release are named after its pipeline, the
-// first environment holds on failure while the others roll back, and a
+// first environment holds on failure (names that are not valid labels
+// derive nothing; they are reported instead) while the others roll back, and a
 // policy rule's message is its name.
 func (c *Config) applyDerivedDefaults() {
 	for i := range c.Pipelines {
 		p := &c.Pipelines[i]
 		for j := range p.Environments {
 			e := &p.Environments[j]
-			if p.Name != "" && e.Name != "" && e.Namespace == "" {
+			if dnsLabel(p.Name) && dnsLabel(e.Name) && e.Namespace == "" {
 				e.Namespace = p.Name + "-" + e.Name
 			}
-			if p.Name != "" && e.Name != "" && e.Release == "" {
+			if dnsLabel(p.Name) && dnsLabel(e.Name) && e.Release == "" {
 				e.Release = p.Name + "-" + e.Name
 			}
 			if e.OnFailure == "" {

@@ -50,9 +50,11 @@ func Parse(file string, data []byte, opts Options) (*Config, error) {
 	d := &decoder{file: file, lines: map[string]int{}}
 	c := &Config{}
 	applyDefaults(reflect.ValueOf(c).Elem())
-	if root := d.document(data); root != nil {
-		d.value(root, reflect.ValueOf(c).Elem(), "", 0)
+	root := d.document(data)
+	if root == nil {
+		return nil, d.problems
 	}
+	d.value(root, reflect.ValueOf(c).Elem(), "", 0)
 	c.src = &source{file: file, lines: d.lines}
 	c.applyDerivedDefaults()
 	problems := d.problems

@@ -118,7 +118,9 @@ func (v *validator) environment(e *Environment, path string, targets map[string]
 	if e.Name != "" && !dnsLabel(e.Name) {
 		v.add(path+".name", "%q is not a valid environment name: %s", e.Name, dnsLabelRule)
 	}
-	if !dnsLabel(e.Namespace) {
+	// An empty namespace or release comes from an invalid environment
+	// name, already reported.
+	if e.Namespace != "" && !dnsLabel(e.Namespace) {
 		v.add(path+".namespace", "%q is not a valid namespace name: %s", e.Namespace, dnsLabelRule)
 	}
 	for k, val := range e.NamespaceLabels {
@@ -127,6 +129,7 @@ func (v *validator) environment(e *Environment, path string, targets map[string]
 		}
 	}
 	switch {
+	case e.Release == "":
 	case len(e.Release) > maxReleaseName:
 		v.add(path+".release", "release name %q is %d characters; Helm allows at most %d (set release: to a shorter name)", e.Release, len(e.Release), maxReleaseName)
 	case !dnsSubdomain(e.Release):

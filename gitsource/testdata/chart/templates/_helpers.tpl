@@ -1,0 +1,3 @@
+{{- define "platform.name" -}}
+{{ .Chart.Name }}-{{ .Release.Name }}
+{{- end -}}

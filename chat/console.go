@@ -84,7 +84,7 @@ func (c *Console) render(ev ferry.Event) string {
 			lines = append(lines, "  "+l)
 		}
 		if ev.Diff != "" {
-			lines = append(lines, indentLines(cutLineCount(ev.Diff, consoleDiffLines)))
+			lines = append(lines, indentLines(cutLineCount(strings.TrimRight(ev.Diff, "\n"), consoleDiffLines)))
 		}
 	case ferry.EventDrift:
 		lines = append(lines, prefix+" drifted from its release")

@@ -27,6 +27,8 @@ func statusText(p *ferry.Promotion) string {
 		return "⏳ " + reasonOr("applying")
 	case ferry.PhaseVerifying:
 		return "⏳ " + reasonOr("verifying")
+	case ferry.PhaseRollingBack:
+		return "↩️ " + reasonOr("rolling back")
 	case ferry.PhaseSucceeded:
 		end := p.Ended
 		if end.IsZero() {

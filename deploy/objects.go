@@ -1,0 +1,83 @@
+package deploy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	ferry "github.com/ferry-gitops/ferry"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"sigs.k8s.io/yaml"
+)
+
+const sourcePrefix = "# Source: "
+
+// manifestObjects decodes a Helm manifest (documents each headed by
+// "# Source: template") into objects, in manifest order. Empty documents,
+// which Helm keeps when a template renders only comments, are skipped.
+func manifestObjects(manifest string) ([]ferry.Object, error) {
+	docs := releaseutil.SplitManifests(manifest)
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var out []ferry.Object
+	for _, k := range keys {
+		obj, ok, err := decodeObject(docs[k], "")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// hookObjects decodes the chart's hooks, which Helm keeps apart from the manifest.
+func hookObjects(hooks []*release.Hook) ([]ferry.Object, error) {
+	var out []ferry.Object
+	for _, h := range hooks {
+		obj, ok, err := decodeObject(h.Manifest, h.Path)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// decodeObject decodes one YAML document; template names its source when the
+// document carries no "# Source:" header.
+func decodeObject(doc, template string) (ferry.Object, bool, error) {
+	for _, line := range strings.SplitN(doc, "\n", 3) {
+		if strings.HasPrefix(line, sourcePrefix) {
+			template = strings.TrimPrefix(line, sourcePrefix)
+			break
+		}
+	}
+	content := map[string]any{}
+	if err := yaml.Unmarshal([]byte(doc), &content); err != nil {
+		return ferry.Object{}, false, fmt.Errorf("decode object from %s: %w", template, err)
+	}
+	if len(content) == 0 {
+		return ferry.Object{}, false, nil
+	}
+	return ferry.Object{ObjectRef: refOf(content), Template: template, Content: content}, true, nil
+}
+
+// refOf names an object by the fields of its content.
+func refOf(content map[string]any) ferry.ObjectRef {
+	ref := ferry.ObjectRef{}
+	ref.APIVersion, _ = content["apiVersion"].(string)
+	ref.Kind, _ = content["kind"].(string)
+	if md, ok := content["metadata"].(map[string]any); ok {
+		ref.Name, _ = md["name"].(string)
+		ref.Namespace, _ = md["namespace"].(string)
+	}
+	return ref
+}

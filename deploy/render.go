@@ -1,0 +1,156 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strings"
+
+	ferry "github.com/ferry-gitops/ferry"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+)
+
+// RenderSpec is everything besides the repository files that decides what a
+// chart renders to for one environment.
+type RenderSpec struct {
+	// Chart is the chart directory, relative to the repository root.
+	Chart string
+	// ValuesFiles are layered in order over the chart's values.yaml, like
+	// repeated `helm -f`; paths are relative to the repository root.
+	ValuesFiles []string
+	// Set and SetString are `--set` and `--set-string` expressions, applied
+	// in order after all files (every Set before any SetString, as Helm does).
+	Set       []string
+	SetString []string
+	// Release and Namespace are the Helm release name and its namespace.
+	Release   string
+	Namespace string
+	// Capabilities of the target; nil means `helm template`'s defaults.
+	Capabilities *Capabilities
+}
+
+// Render renders the chart of spec from the repository files in src exactly
+// as `helm template RELEASE CHART -n NS -f ... --set ... --kube-version ...
+// --api-versions ...` would, and describes the result: objects, hooks, user
+// values, notes, warnings, digest and resource summary.
+//
+// Every configured path is checked before any file is read: one that leaves
+// the repository fails with an error wrapping ErrPathOutsideRepo. A values
+// file that is not valid YAML fails with an *InputError naming file and
+// line. Template and schema errors are Helm's, which name the template and
+// line, or the key path. Render keeps no state and is safe to call
+// concurrently.
+func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, error) {
+	chartDir, err := cleanRepoPath(spec.Chart)
+	if err != nil {
+		return nil, fmt.Errorf("chart: %w", err)
+	}
+	realValues := make([]string, len(spec.ValuesFiles))
+	for i, f := range spec.ValuesFiles {
+		if realValues[i], err = repoPath(src, f); err != nil {
+			return nil, fmt.Errorf("values file: %w", err)
+		}
+	}
+	caps := spec.Capabilities
+	if caps == nil {
+		if caps, err = OfflineCapabilities("", nil); err != nil {
+			return nil, err
+		}
+	}
+
+	chrt, err := loadChart(src, chartDir)
+	if err != nil {
+		return nil, err
+	}
+	if t := chrt.Metadata.Type; t != "" && t != "application" {
+		return nil, fmt.Errorf("chart %s: %s charts are not installable", spec.Chart, t)
+	}
+	if deps := chrt.Metadata.Dependencies; deps != nil {
+		if err := action.CheckDependencies(chrt, deps); err != nil {
+			return nil, fmt.Errorf("chart %s: %w", spec.Chart, err)
+		}
+	}
+	files := make([]*valuesFile, len(spec.ValuesFiles))
+	for i, f := range spec.ValuesFiles {
+		if files[i], err = readValuesFile(src, f, realValues[i]); err != nil {
+			return nil, err
+		}
+	}
+	user, err := userValues(files, spec.Set, spec.SetString)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	log := slog.Default().With("chart", spec.Chart, "release", spec.Release, "namespace", spec.Namespace)
+	cfg := &action.Configuration{
+		KubeClient:   &kubefake.PrintingKubeClient{},
+		Releases:     storage.Init(driver.NewMemory()),
+		Capabilities: caps.helm(),
+		Log:          func(format string, v ...any) { log.DebugContext(ctx, fmt.Sprintf(format, v...)) },
+	}
+	install := action.NewInstall(cfg)
+	install.DryRun = true
+	install.DryRunOption = "client"
+	install.Replace = true
+	install.ReleaseName = spec.Release
+	install.Namespace = spec.Namespace
+	rel, err := install.RunWithContext(ctx, chrt, copyValues(user).(map[string]any))
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	}
+
+	var manifest strings.Builder
+	manifest.WriteString(strings.TrimSpace(rel.Manifest))
+	manifest.WriteString("\n")
+	for _, h := range rel.Hooks {
+		fmt.Fprintf(&manifest, "---\n%s%s\n%s\n", sourcePrefix, h.Path, h.Manifest)
+	}
+	out := &ferry.Rendered{
+		Release:     spec.Release,
+		Namespace:   spec.Namespace,
+		Manifest:    manifest.String(),
+		Values:      user,
+		Notes:       rel.Info.Notes,
+		KubeVersion: caps.KubeVersion,
+	}
+	if out.Objects, err = manifestObjects(rel.Manifest); err != nil {
+		return nil, err
+	}
+	if out.Hooks, err = hookObjects(rel.Hooks); err != nil {
+		return nil, err
+	}
+
+	final, err := chartutil.CoalesceValues(chrt, copyValues(user).(map[string]any))
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	}
+	sources := []valueSource{{name: path.Join(chartDir, chartutil.ValuesfileName), data: chartValuesFile(chrt)}}
+	for _, f := range files {
+		sources = append(sources, valueSource{name: f.name, data: f.data})
+	}
+	out.Warnings = largeIntWarnings(final, sources, out.Manifest)
+	out.Digest = Digest(out.Manifest, spec.Release, spec.Namespace, caps)
+	out.Summary = Summarize(append(append([]ferry.Object{}, out.Objects...), out.Hooks...))
+	return out, nil
+}
+
+// chartValuesFile returns the raw bytes of the chart's own values.yaml, nil
+// when it has none.
+func chartValuesFile(c *chart.Chart) []byte {
+	for _, f := range c.Raw {
+		if f.Name == chartutil.ValuesfileName {
+			return f.Data
+		}
+	}
+	return nil
+}

@@ -69,11 +69,14 @@ func classify(err error, op, u string) error {
 	var hk *HostKeyError
 	var bnf *BranchNotFoundError
 	switch {
-	case errors.As(err, &hk), errors.As(err, &bnf):
-		return fmt.Errorf("%s %s: %w", op, u, err)
+	case errors.As(err, &hk):
+		return fmt.Errorf("%s %s: %w", op, u, hk)
+	case errors.As(err, &bnf):
+		return fmt.Errorf("%s %s: %w", op, u, bnf)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
 		strings.Contains(err.Error(), "unable to authenticate"):
-		return fmt.Errorf("%s %s: %w (check the token or SSH key, and that it may read this repository): %v", op, u, ErrAuthFailed, err)
+		return fmt.Errorf("%s %s: %w (check the token or SSH key, and that it may read this repository); the server said: %s",
+			op, u, ErrAuthFailed, strings.TrimSpace(err.Error()))
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%s %s: %w (check the url)", op, u, ErrRepositoryNotFound)
 	}

@@ -16,6 +16,8 @@ type HTTPOptions struct {
 	// Token, when set, is required as the password of HTTP basic auth (any
 	// user name), the way Git hosts accept access tokens.
 	Token string
+	// Stderr receives git http-backend's diagnostics; nil discards them.
+	Stderr io.Writer
 }
 
 // StartHTTP serves the repositories over smart HTTP on a free port of
@@ -31,9 +33,13 @@ func (s *Server) StartHTTP(opts HTTPOptions) (string, error) {
 		return "", fmt.Errorf("listen: %w", err)
 	}
 	backend := &cgi.Handler{
-		Path: s.git,
-		Args: []string{"http-backend"},
-		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"},
+		Path:   s.git,
+		Args:   []string{"http-backend"},
+		Env:    []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"},
+		Stderr: opts.Stderr,
+	}
+	if backend.Stderr == nil {
+		backend.Stderr = io.Discard
 	}
 	s.httpSrv = &http.Server{Handler: &httpHandler{backend: backend, token: opts.Token, stats: &s.stats}}
 	s.httpAddr = ln.Addr().String()

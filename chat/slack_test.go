@@ -408,6 +408,19 @@ func TestNewSlackRefusesBadOptions(t *testing.T) {
 	}
 }
 
+func TestNotifyRefusesEventsWithoutKey(t *testing.T) {
+	n, srv, _ := newTestSlack(t, nil)
+	ev := revEvent(ferry.EventRevisionDetected, "")
+	ev.Revision.SHA = ""
+	want := "slack notify RevisionDetected: event needs a pipeline and a revision SHA"
+	if err := n.Notify(context.Background(), ev); errText(err) != want {
+		t.Errorf("error = %q, want %q", errText(err), want)
+	}
+	if got := len(srv.Transcript()); got != 0 {
+		t.Errorf("%d calls made, want none", got)
+	}
+}
+
 func callLines(srv *slackserver.Server) []string {
 	var out []string
 	for _, c := range srv.Transcript() {

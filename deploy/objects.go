@@ -1,31 +1,37 @@
 package deploy
 
 import (
+	"bufio"
 	"fmt"
-	"sort"
+	"io"
 	"strings"
 
 	ferry "github.com/ferry-gitops/ferry"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
 const sourcePrefix = "# Source: "
 
 // manifestObjects decodes a Helm manifest (documents each headed by
-// "# Source: template") into objects, in manifest order. Empty documents,
-// which Helm keeps when a template renders only comments, are skipped.
+// "# Source: template") into objects, in manifest order. Documents are split
+// by the reader Helm's kube client uses, so a block scalar that ends a
+// document keeps its final newline just as the API server receives it.
+// Empty documents, which Helm keeps when a template renders only comments,
+// are skipped.
 func manifestObjects(manifest string) ([]ferry.Object, error) {
-	docs := releaseutil.SplitManifests(manifest)
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifest)))
 	var out []ferry.Object
-	for _, k := range keys {
-		obj, ok, err := decodeObject(docs[k], "")
+	for {
+		doc, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("split manifest: %w", err)
+		}
+		obj, ok, err := decodeObject(string(doc), "")
 		if err != nil {
 			return nil, err
 		}
@@ -33,7 +39,6 @@ func manifestObjects(manifest string) ([]ferry.Object, error) {
 			out = append(out, obj)
 		}
 	}
-	return out, nil
 }
 
 // hookObjects decodes the chart's hooks, which Helm keeps apart from the manifest.

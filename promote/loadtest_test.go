@@ -17,7 +17,7 @@ import (
 
 // loopbackServer starts a real HTTP server on 127.0.0.1 behaving as kind
 // says and returns its URL; "down" returns the URL of a closed listener.
-func loopbackServer(t *testing.T, kind string) string {
+func loopbackServer(t testing.TB, kind string) string {
 	t.Helper()
 	var n atomic.Int64
 	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

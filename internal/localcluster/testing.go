@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -29,6 +30,7 @@ type Shared struct {
 // With -short the cluster is not started and *shared stays nil; tests that
 // need it should call Require.
 func RunTests(m *testing.M, opts Options, shared **Shared) int {
+	flag.Parse()
 	if testing.Short() {
 		return m.Run()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -55,6 +56,10 @@ func TestHTTPSTokenAuth(t *testing.T) {
 	}
 }
 
+// testKeyPassphrase decrypts testdata/encrypted_ed25519, a key made for
+// these tests only.
+const testKeyPassphrase = "testdata-passphrase"
+
 // sshFixture is a server offering ed25519, ECDSA and RSA host keys, with one
 // authorised client key.
 type sshFixture struct {
@@ -78,7 +83,9 @@ func newSSHFixture(t *testing.T, hostTypes ...gitserver.KeyType) sshFixture {
 		signers = append(signers, k.Signer)
 	}
 	f.client = must(gitserver.GenerateKey(gitserver.KeyED25519)).get(t)
-	must(f.srv.StartSSH(gitserver.SSHOptions{HostKeys: signers, AuthorizedKeys: []ssh.PublicKey{f.client.Signer.PublicKey()}})).get(t)
+	encrypted := must(ssh.ParsePrivateKeyWithPassphrase(must(os.ReadFile("testdata/encrypted_ed25519")).get(t), []byte(testKeyPassphrase))).get(t)
+	must(f.srv.StartSSH(gitserver.SSHOptions{HostKeys: signers,
+		AuthorizedKeys: []ssh.PublicKey{f.client.Signer.PublicKey(), encrypted.PublicKey()}})).get(t)
 	return f
 }
 
@@ -121,6 +128,17 @@ func TestSSHHostKeyTypes(t *testing.T) {
 				t.Errorf("values-prod.yaml = %q", got)
 			}
 		})
+	}
+}
+
+func TestSSHEncryptedClientKey(t *testing.T) {
+	f := newSSHFixture(t, gitserver.KeyECDSA)
+	src := newSource(t, Options{URL: f.srv.SSHURL("deploy"), Auth: Auth{
+		SSHKey: must(os.ReadFile("testdata/encrypted_ed25519")).get(t), SSHKeyPassphrase: testKeyPassphrase,
+		KnownHosts: f.knownHosts(gitserver.KeyECDSA)}})
+	rev := must(src.Head(context.Background())).get(t)
+	if want := must(f.repo.Head("main")).get(t); rev.SHA != want {
+		t.Errorf("Head = %s, want %s", rev.SHA, want)
 	}
 }
 

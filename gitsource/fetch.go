@@ -9,6 +9,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // Fetch makes sure the cache holds commit sha and everything it needs. When
@@ -42,9 +43,9 @@ func (s *Source) Fetch(ctx context.Context, sha string) error {
 		Tags:     git.NoTags,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		if strings.Contains(err.Error(), "couldn't find remote ref") {
-			_, headErr := s.Head(ctx)
-			if headErr != nil {
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) || strings.Contains(err.Error(), "couldn't find remote ref") {
+			// The branch is gone: Head says so with the branches that exist.
+			if _, headErr := s.Head(ctx); headErr != nil {
 				return headErr
 			}
 		}

@@ -28,7 +28,7 @@ type delivery struct {
 	sign     string // "valid", "wrong" or "none"
 }
 
-func (d delivery) request(t *testing.T, url string) *http.Request {
+func (d delivery) request(t testing.TB, url string) *http.Request {
 	t.Helper()
 	req := must(http.NewRequest(http.MethodPost, url, bytes.NewReader(d.body))).get(t)
 	req.Header.Set("Content-Type", "application/json")
@@ -62,7 +62,7 @@ func (d delivery) request(t *testing.T, url string) *http.Request {
 
 // payload is the provider's push payload from testdata with ref and after
 // replaced (and GitHub's deleted flag set for a deletion).
-func payload(t *testing.T, p Provider, ref, after string) []byte {
+func payload(t testing.TB, p Provider, ref, after string) []byte {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(must(os.ReadFile("testdata/webhooks/"+string(p)+"-push.json")).get(t), &m); err != nil {

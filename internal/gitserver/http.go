@@ -1,6 +1,8 @@
 package gitserver
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -67,7 +69,17 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/info/refs") && r.URL.Query().Get("service") == "git-upload-pack":
 		h.stats.add(func(s *Stats) { s.Advertisements++ })
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack"):
-		h.stats.add(func(s *Stats) { s.Negotiations++ })
+		// Protocol v2 clients (the git CLI) list refs with a POST too;
+		// only the others ask for objects.
+		br := bufio.NewReader(r.Body)
+		head, _ := br.Peek(64)
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, r.Body}
+		if !bytes.Contains(head, []byte("command=ls-refs")) {
+			h.stats.add(func(s *Stats) { s.Negotiations++ })
+		}
 	case strings.Contains(r.URL.Path, "receive-pack") || r.URL.Query().Get("service") == "git-receive-pack":
 		http.Error(w, "gitserver serves fetches only", http.StatusForbidden)
 		return

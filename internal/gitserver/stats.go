@@ -8,7 +8,8 @@ import "sync"
 type Stats struct {
 	// Advertisements counts ref advertisements for git-upload-pack.
 	Advertisements int
-	// Negotiations counts upload-pack requests that asked for objects.
+	// Negotiations counts upload-pack requests that asked for objects (a
+	// protocol v2 ls-refs request is not one).
 	Negotiations int
 	// BytesOut counts response bytes sent to clients (HTTP bodies, SSH stdout).
 	BytesOut int64

@@ -8,6 +8,7 @@
 package ferry
 
 import (
+	"errors"
 	"strconv"
 	"time"
 )
@@ -309,3 +310,35 @@ type Event struct {
 	Message  string    `json:"message,omitempty"`
 	Warnings []Warning `json:"warnings,omitempty"`
 }
+
+// EnvironmentStatus is where one environment of a pipeline stands: what
+// `ferry status`, the API and the metrics report.
+type EnvironmentStatus struct {
+	Pipeline    string `json:"pipeline"`
+	Environment string `json:"environment"`
+	// From is the environment this one takes revisions from ("" for the first).
+	From string `json:"from,omitempty"`
+	// Current is the revision the environment runs (zero when none yet).
+	Current Revision `json:"current"`
+	// Phase is the phase of the active or latest promotion ("" when none).
+	Phase Phase     `json:"phase,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// WaitingFor says what a waiting promotion needs ("approval (0 of 1)",
+	// "window opens 2024-01-15T09:00Z"), empty otherwise.
+	WaitingFor string `json:"waitingFor,omitempty"`
+	Paused     bool   `json:"paused,omitempty"`
+	// Active is the promotion in progress, if any.
+	Active *Promotion `json:"active,omitempty"`
+}
+
+// Errors that callers of the daemon's operations (API, CLI, chat) must tell
+// apart. Wrap them with detail; test with errors.Is.
+var (
+	// ErrNotFound: the pipeline, environment, revision or promotion does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: the actor may not do this (not an approver, no token).
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict: the request does not fit the current state (the revision
+	// is not waiting for approval, or has not passed upstream).
+	ErrConflict = errors.New("conflict")
+)

@@ -342,3 +342,19 @@ var (
 	// is not waiting for approval, or has not passed upstream).
 	ErrConflict = errors.New("conflict")
 )
+
+// AuditEntry records one write made through ferry's operations (API, CLI,
+// chat): who did what to which environment, and when. The daemon keeps the
+// newest entries per environment beside its promotion history.
+type AuditEntry struct {
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Pipeline    string    `json:"pipeline"`
+	Environment string    `json:"environment"`
+	// Action is what was done: "approve", "reject", "promote", "pause" or "resume".
+	Action string `json:"action"`
+	// Revision is the SHA the action was about, when it was about one.
+	Revision string `json:"revision,omitempty"`
+	// Detail is a short free text, such as a rejection's reason.
+	Detail string `json:"detail,omitempty"`
+}

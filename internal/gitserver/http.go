@@ -56,6 +56,8 @@ type httpHandler struct {
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.stats.begin()
+	defer h.stats.end()
 	if h.token != "" {
 		_, pass, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(pass), []byte(h.token)) != 1 {

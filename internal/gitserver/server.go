@@ -79,7 +79,7 @@ func (s *Server) SSHURL(name string) string {
 }
 
 // Stats returns what the server has served since it started or since the
-// last ResetStats.
+// last ResetStats, once requests in flight have ended.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
 // ResetStats sets every counter back to zero.

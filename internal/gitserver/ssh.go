@@ -134,6 +134,8 @@ func (s *Server) serveSession(ctx context.Context, ch ssh.Channel, reqs <-chan *
 // runGit runs the upload-pack that the client asked for and returns its exit
 // code. Pushing goes through Repo, so receive-pack is refused.
 func (s *Server) runGit(ctx context.Context, ch ssh.Channel, command string) uint32 {
+	s.stats.begin()
+	defer s.stats.end()
 	service, arg, _ := strings.Cut(command, " ")
 	if service != "git-upload-pack" {
 		fmt.Fprintf(ch.Stderr(), "fatal: gitserver serves git-upload-pack only, not %q\n", service)

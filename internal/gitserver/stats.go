@@ -19,9 +19,30 @@ type Stats struct {
 	AuthFailures int
 }
 
+// counter accumulates Stats. A request is counted when the server side has
+// finished with it, which can be just after the client returned; so reading
+// or resetting first waits until no request is in flight, and a test sees
+// exactly the requests its client calls made.
 type counter struct {
-	mu sync.Mutex
-	s  Stats
+	mu       sync.Mutex
+	idle     *sync.Cond
+	inflight int
+	s        Stats
+}
+
+func (c *counter) begin() {
+	c.mu.Lock()
+	c.inflight++
+	c.mu.Unlock()
+}
+
+func (c *counter) end() {
+	c.mu.Lock()
+	c.inflight--
+	if c.inflight == 0 && c.idle != nil {
+		c.idle.Broadcast()
+	}
+	c.mu.Unlock()
 }
 
 func (c *counter) add(f func(*Stats)) {
@@ -30,14 +51,26 @@ func (c *counter) add(f func(*Stats)) {
 	c.mu.Unlock()
 }
 
+// waitIdle must be called with c.mu held.
+func (c *counter) waitIdle() {
+	if c.idle == nil {
+		c.idle = sync.NewCond(&c.mu)
+	}
+	for c.inflight > 0 {
+		c.idle.Wait()
+	}
+}
+
 func (c *counter) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.waitIdle()
 	return c.s
 }
 
 func (c *counter) reset() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waitIdle()
 	c.s = Stats{}
-	c.mu.Unlock()
 }

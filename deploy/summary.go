@@ -186,11 +186,7 @@ func quantities(m map[string]any) ferry.ResourceList {
 		if !ok {
 			continue
 		}
-		if k == "cpu" || k == QuotaRequestsCPU || k == QuotaLimitsCPU {
-			out[k] = q.MilliValue()
-		} else {
-			out[k] = q.Value()
-		}
+		out[k] = quotaAmount(k, q.MilliValue(), q.Value())
 	}
 	return out
 }

@@ -18,6 +18,7 @@ pass, telling every step in chat.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newConfigCmd(),
+		newRenderCmd(), newDiffCmd(),
 	)
 	return root
 }

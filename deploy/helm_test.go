@@ -81,12 +81,12 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n%s", name, firstDifference(string(want), got))
+		t.Errorf("%s differs from golden file:\n%s", name, firstLineDiff(string(want), got))
 	}
 }
 
-// firstDifference shows the first line where two texts part.
-func firstDifference(want, got string) string {
+// firstLineDiff shows the first line where two texts part.
+func firstLineDiff(want, got string) string {
 	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := 0; i < len(wl) || i < len(gl); i++ {
 		var w, g string

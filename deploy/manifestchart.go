@@ -171,7 +171,7 @@ func checkManifestChart(ctx context.Context, c *chart.Chart, r *ferry.Rendered) 
 	}
 	if got := appliedManifest(rel); got != r.Manifest {
 		return fmt.Errorf("%w: Helm would apply a manifest of %d bytes that differs from the %d rendered ones at byte %d",
-			ErrManifestMismatch, len(got), len(r.Manifest), firstDifference(got, r.Manifest))
+			ErrManifestMismatch, len(got), len(r.Manifest), diffOffset(got, r.Manifest))
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func checkManifestChart(ctx context.Context, c *chart.Chart, r *ferry.Rendered) 
 // rendered; nothing was applied.
 var ErrManifestMismatch = errors.New("applied manifest would differ from the render")
 
-func firstDifference(a, b string) int {
+func diffOffset(a, b string) int {
 	n := min(len(a), len(b))
 	for i := range n {
 		if a[i] != b[i] {

@@ -91,7 +91,7 @@ func TestRenderMatchesHelmTemplate(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.Manifest != want {
-				t.Errorf("ferry's render differs from helm template:\n%s", firstDifference(want, got.Manifest))
+				t.Errorf("ferry's render differs from helm template:\n%s", firstLineDiff(want, got.Manifest))
 			}
 		})
 	}

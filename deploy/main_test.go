@@ -1,0 +1,16 @@
+package deploy
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ferry-gitops/ferry/internal/localcluster"
+)
+
+// cluster is one real control plane (etcd, kube-apiserver, controllers) that
+// the package's tests share, each in its own namespace; nil with -short.
+var cluster *localcluster.Shared
+
+func TestMain(m *testing.M) {
+	os.Exit(localcluster.RunTests(m, localcluster.Options{}, &cluster))
+}

@@ -270,7 +270,7 @@ func TestAPI(t *testing.T) {
 					t.Errorf("result = %+v", got)
 				}
 			},
-			wantWrites: []string{"promote shop/staging " + shaA + " carol"},
+			wantWrites: []string{"promote shop/staging " + shaA + " by carol"},
 		},
 		{
 			name: "promote a prefix matching two upstream revisions is 400", method: "POST", path: "/api/v1/pipelines/shop/environments/staging/promote", token: carolToken,
@@ -292,7 +292,7 @@ func TestAPI(t *testing.T) {
 					t.Errorf("result = %+v", got)
 				}
 			},
-			wantWrites: []string{"paused shop/prod true carol"},
+			wantWrites: []string{"paused shop/prod true by carol"},
 		},
 		{
 			name: "resume with an empty object", method: "POST", path: prod + "/resume", token: carolToken, body: `{}`, wantStatus: 200,
@@ -301,7 +301,7 @@ func TestAPI(t *testing.T) {
 					t.Errorf("result = %+v", got)
 				}
 			},
-			wantWrites: []string{"paused shop/prod false carol"},
+			wantWrites: []string{"paused shop/prod false by carol"},
 		},
 		{
 			name: "pause in an unknown pipeline is 404", method: "POST", path: "/api/v1/pipelines/nope/environments/prod/pause", token: carolToken, wantStatus: 404,
@@ -332,7 +332,7 @@ func TestAPI(t *testing.T) {
 				t.Errorf("Content-Type = %q", ct)
 			}
 			tt.assert(t, body, h)
-			if got := ts.daemon.writes(); !slices.Equal(got, tt.wantWrites) {
+			if got := ts.daemon.Writes(); !slices.Equal(got, tt.wantWrites) {
 				t.Errorf("daemon writes:\n got %q\nwant %q", got, tt.wantWrites)
 			}
 			if sec := containsSecret(body); sec != "" {

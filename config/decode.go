@@ -10,12 +10,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Limits that keep a hostile or broken file (aliases expanding into each
-// other, deep nesting) from exhausting memory or stack.
-const (
-	maxNodes = 200_000
-	maxDepth = 64
-)
+// maxNodes bounds the nodes decoded, aliases expanded, so that a hostile
+// file (aliases of aliases) cannot exhaust memory; a real config has a few
+// hundred. Nesting needs no limit: the config types are a few levels deep and
+// decoding stops where the file's shape departs from them.
+const maxNodes = 20_000
 
 // decoder fills config structs from a YAML node tree, strictly: every key
 // must be known, every value must have the right shape. It collects every
@@ -57,15 +56,15 @@ func describe(n *yaml.Node) string {
 
 // value decodes n into v, which must be settable. A null leaves v at its
 // zero value.
-func (d *decoder) value(n *yaml.Node, v reflect.Value, path string, depth int) {
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	n = resolve(n)
 	if n == nil || d.tooLarge {
 		return
 	}
 	d.visited++
-	if d.visited > maxNodes || depth > maxDepth {
+	if d.visited > maxNodes {
 		d.tooLarge = true
-		d.add(n.Line, path, "too deeply nested or too large after expanding aliases")
+		d.add(n.Line, path, "too large after expanding aliases")
 		return
 	}
 	if isNull(n) {
@@ -80,14 +79,14 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string, depth int) {
 	case reflect.Pointer:
 		elem := reflect.New(t.Elem())
 		applyDefaults(elem.Elem())
-		d.value(n, elem.Elem(), path, depth+1)
+		d.value(n, elem.Elem(), path)
 		v.Set(elem)
 	case reflect.Struct:
-		d.structure(n, v, path, depth)
+		d.structure(n, v, path)
 	case reflect.Slice:
-		d.list(n, v, path, depth)
+		d.list(n, v, path)
 	case reflect.Map:
-		d.stringMap(n, v, path, depth)
+		d.stringMap(n, v, path)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.add(n.Line, path, "expected text, got %s", describe(n))
@@ -138,7 +137,7 @@ func (d *decoder) textScalar(n *yaml.Node, v reflect.Value, path string) {
 	v.Set(reflect.ValueOf(parsed))
 }
 
-func (d *decoder) list(n *yaml.Node, v reflect.Value, path string, depth int) {
+func (d *decoder) list(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
 		d.add(n.Line, path, "expected a list, got %s", describe(n))
 		return
@@ -148,7 +147,7 @@ func (d *decoder) list(n *yaml.Node, v reflect.Value, path string, depth int) {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.lines[p] = resolve(item).Line
 		applyDefaults(s.Index(i))
-		d.value(item, s.Index(i), p, depth+1)
+		d.value(item, s.Index(i), p)
 	}
 	v.Set(s)
 }
@@ -163,7 +162,7 @@ func mapKeyPath(path, key string) string {
 	return path + "[" + strconv.Quote(key) + "]"
 }
 
-func (d *decoder) stringMap(n *yaml.Node, v reflect.Value, path string, depth int) {
+func (d *decoder) stringMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.add(n.Line, path, "expected a mapping, got %s", describe(n))
 		return
@@ -173,7 +172,7 @@ func (d *decoder) stringMap(n *yaml.Node, v reflect.Value, path string, depth in
 		p := mapKeyPath(path, kv.key.Value)
 		d.lines[p] = kv.key.Line
 		elem := reflect.New(v.Type().Elem()).Elem()
-		d.value(kv.val, elem, p, depth+1)
+		d.value(kv.val, elem, p)
 		m.SetMapIndex(reflect.ValueOf(kv.key.Value), elem)
 	}
 	v.Set(m)
@@ -258,7 +257,7 @@ var inlineSecrets = map[string]string{
 	"apiTokens":     "apiTokensFile",
 }
 
-func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth int) {
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.add(n.Line, path, "expected a mapping, got %s", describe(n))
 		return
@@ -278,7 +277,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth in
 		d.lines[p] = kv.key.Line
 		fv := v.Field(f.index)
 		before := len(d.problems)
-		d.value(kv.val, fv, p, depth+1)
+		d.value(kv.val, fv, p)
 		if len(d.problems) == before {
 			d.checkField(f, fv, resolve(kv.val), p)
 		}

@@ -54,7 +54,10 @@ func Parse(file string, data []byte, opts Options) (*Config, error) {
 	if root == nil {
 		return nil, d.problems
 	}
-	d.value(root, reflect.ValueOf(c).Elem(), "", 0)
+	d.value(root, reflect.ValueOf(c).Elem(), "")
+	if d.tooLarge {
+		return nil, d.problems.sorted().capped(file)
+	}
 	c.src = &source{file: file, lines: d.lines}
 	c.applyDerivedDefaults()
 	problems := d.problems
@@ -62,13 +65,14 @@ func Parse(file string, data []byte, opts Options) (*Config, error) {
 	if !errors.As(c.Validate(opts), &found) {
 		found = nil
 	}
+	reported := problems.paths()
 	for _, p := range found {
-		if !problems.covers(p.Path) {
+		if !covered(reported, p.Path) {
 			problems = append(problems, p)
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems.sorted()
+		return nil, problems.sorted().capped(file)
 	}
 	return c, nil
 }

@@ -145,3 +145,19 @@ func mustRead(t *testing.T, file string) []byte {
 	}
 	return b
 }
+
+// BenchmarkParseFull measures decoding and validating the full example,
+// which the daemon does at start and `ferry config validate` on each run.
+func BenchmarkParseFull(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "valid", "full.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := config.Parse("full.yaml", data, helmOptions); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(data)), "bytes/file")
+}

@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -200,6 +201,35 @@ func TestPipelineSelection(t *testing.T) {
 			}
 		case err != nil || p.Name != tt.want:
 			t.Errorf("%s: got %v, %v; want %s", tt.name, p, err, tt.want)
+		}
+	}
+}
+
+// TestHostileInput: a file that expands or nests without bound, or has
+// more problems than anyone reads, gets a short answer quickly.
+func TestHostileInput(t *testing.T) {
+	bomb := "pipelines:\n  - &p\n    name: shop\n    source: {url: /r}\n    chart: c\n" +
+		"    environments: [&e {name: dev, set: &s [" + strings.Repeat("a=1, ", 49) + "a=1]}" + strings.Repeat(", *e", 49) + "]\n" +
+		strings.Repeat("  - *p\n", 99)
+	many := "pipelines: [" + strings.Repeat("1, ", 149) + "1]\n"
+	deep := "pipelines: " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "\n"
+	tests := []struct {
+		name, text string
+		count      int
+		last       string
+	}{
+		{"alias bomb", bomb, 1, "h.yaml:6: pipelines[7].environments[26].set[19]: too large after expanding aliases"},
+		{"deep nesting", deep, 1, "h.yaml:1: pipelines[0]: expected a mapping, got a list"},
+		{"many problems", many, 101, "h.yaml: 50 more problems not listed"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse("h.yaml", []byte(tt.text), helmOptions)
+		var ps config.Problems
+		if !errors.As(err, &ps) {
+			t.Fatalf("%s: error = %v", tt.name, err)
+		}
+		if len(ps) != tt.count || ps[len(ps)-1].String() != tt.last {
+			t.Errorf("%s: %d problems, last %q; want %d, %q", tt.name, len(ps), ps[len(ps)-1], tt.count, tt.last)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,14 +54,36 @@ func (ps Problems) sorted() Problems {
 	return ps
 }
 
-// covers reports whether a problem was already reported at path or at one of
-// its ancestors, so that a key that failed to decode is not reported again
-// by validation with a less useful message.
-func (ps Problems) covers(path string) bool {
+// maxProblems bounds the problems listed: past it, a file is more likely
+// the wrong file than a config with that many mistakes.
+const maxProblems = 100
+
+// paths lists the paths problems were reported at.
+func (ps Problems) paths() map[string]bool {
+	m := make(map[string]bool, len(ps))
 	for _, p := range ps {
-		if p.Path == path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") {
+		m[p.Path] = true
+	}
+	return m
+}
+
+// covered reports whether a problem was already reported at path or at one
+// of its ancestors, so that a key that failed to decode is not reported again
+// by validation with a less useful message.
+func covered(reported map[string]bool, path string) bool {
+	for p := path; p != ""; p = parentPath(p) {
+		if reported[p] {
 			return true
 		}
 	}
 	return false
+}
+
+// capped keeps the first maxProblems problems and says how many it left out.
+func (ps Problems) capped(file string) Problems {
+	if len(ps) <= maxProblems {
+		return ps
+	}
+	more := len(ps) - maxProblems
+	return append(ps[:maxProblems:maxProblems], Problem{File: file, Message: fmt.Sprintf("%d more problems not listed", more)})
 }

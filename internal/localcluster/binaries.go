@@ -172,9 +172,9 @@ func buildOne(ctx context.Context, moduleDir string, b binary, out string) error
 	args = append(args, b.pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = moduleDir
-	// The tools modules carry their own go.sum; a workspace file of the
-	// caller must not pull them into another build list.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	// The tools modules carry their own go.mod and go.sum; a workspace file
+	// of the caller must not pull them into another build list.
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	output, err := cmd.CombinedOutput()
 	if err != nil {
 		os.Remove(tmp)

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
@@ -37,9 +35,10 @@ type Client struct {
 	// pollInterval is how often WaitHealthy looks again.
 	pollInterval time.Duration
 
-	getter  *restGetter
+	getter *restGetter
+	// cluster reads objects, pods and quotas; kube is its typed client.
+	cluster *Cluster
 	kube    kubernetes.Interface
-	dynamic dynamic.Interface
 	helm    *action.Configuration
 
 	// mu serialises the operations that change the release.
@@ -65,13 +64,9 @@ func newClient(target Target, wrap func(http.RoundTripper) http.RoundTripper) (*
 		return nil, err
 	}
 	cfg, _ := getter.ToRESTConfig()
-	kc, err := kubernetes.NewForConfig(cfg)
+	cluster, err := NewCluster(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: kubernetes client: %w", ErrBadTarget, err)
-	}
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: dynamic client: %w", ErrBadTarget, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadTarget, err)
 	}
 	helmCfg := &action.Configuration{}
 	helmLog := func(format string, v ...any) { log.Debug("helm: " + fmt.Sprintf(format, v...)) }
@@ -90,8 +85,8 @@ func newClient(target Target, wrap func(http.RoundTripper) http.RoundTripper) (*
 		log:          log,
 		pollInterval: 250 * time.Millisecond,
 		getter:       getter,
-		kube:         kc,
-		dynamic:      dc,
+		cluster:      cluster,
+		kube:         cluster.core,
 		helm:         helmCfg,
 	}, nil
 }
@@ -147,8 +142,6 @@ func (g *restGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.l
 // Target returns the target the client acts on, with defaults filled in.
 func (c *Client) Target() Target { return c.target }
 
-// detached gives a context for writing an outcome when ctx has ended: a
-// cancelled apply must still leave its release in a settled state.
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-}
+// Cluster gives the read-only view of the target's cluster that the
+// client uses itself: capabilities for a render, live objects for a diff.
+func (c *Client) Cluster() *Cluster { return c.cluster }

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	ferry "github.com/ferry-gitops/ferry"
 	"github.com/Masterminds/semver/v3"
+	ferry "github.com/ferry-gitops/ferry"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"

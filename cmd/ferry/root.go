@@ -12,6 +12,10 @@ func newRootCmd() *cobra.Command {
 environment, deploys each new revision to the first environment, verifies it,
 and promotes that same revision through the next environments when their gates
 pass, telling every step in chat.`,
+		Example: `  ferry config validate -f ferry.yaml
+  ferry render prod -f ferry.yaml
+  FERRY_SERVER=http://ferry:8080 FERRY_TOKEN=... ferry status
+  ferry approve prod --wait`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -19,6 +23,7 @@ pass, telling every step in chat.`,
 		newVersionCmd(),
 		newConfigCmd(),
 		newRenderCmd(), newDiffCmd(),
+		newStatusCmd(), newHistoryCmd(), newApproveCmd(), newRejectCmd(), newPromoteCmd(), newPauseCmd(), newResumeCmd(),
 	)
 	return root
 }

@@ -27,6 +27,8 @@ type Daemon struct {
 	leader bool
 	block  bool
 	panics bool
+	// outcome is the phase started promotions end in.
+	outcome ferry.Phase
 }
 
 // NewDaemon returns the story's daemon for cfg (from Config): ready,
@@ -49,9 +51,10 @@ func NewDaemon(cfg *config.Config) *Daemon {
 		}
 	}
 	return &Daemon{
-		cfg:   cfg,
-		ready: true,
-		steps: map[string][]ferry.Phase{},
+		cfg:     cfg,
+		ready:   true,
+		outcome: ferry.PhaseSucceeded,
+		steps:   map[string][]ferry.Phase{},
 		statuses: []ferry.EnvironmentStatus{
 			// Out of config order on purpose: the server sorts.
 			{Pipeline: "blog", Environment: "live", Current: ferry.Revision{SHA: ShaC}, Phase: ferry.PhaseSucceeded, Since: T0.Add(-50 * time.Hour)},
@@ -86,6 +89,10 @@ func (d *Daemon) SetPanics(v bool) { d.mu.Lock(); d.panics = v; d.mu.Unlock() }
 
 // SetBlock makes Status wait until its context ends, for request deadlines.
 func (d *Daemon) SetBlock(v bool) { d.mu.Lock(); d.block = v; d.mu.Unlock() }
+
+// SetOutcome sets the phase promotions started from now on end in
+// (Succeeded at first), such as RolledBack.
+func (d *Daemon) SetOutcome(p ferry.Phase) { d.mu.Lock(); d.outcome = p; d.mu.Unlock() }
 
 // Writes returns every write recorded, one line each, in order.
 func (d *Daemon) Writes() []string {
@@ -134,6 +141,12 @@ func (d *Daemon) advance(st *ferry.EnvironmentStatus) {
 	st.Phase, st.WaitingFor = st.Active.Phase, ""
 	if st.Active.Phase == ferry.PhaseVerifying {
 		st.Active.Reason = "waiting for 4 objects to become healthy"
+	}
+	if st.Active.Phase == ferry.PhaseRolledBack {
+		st.Active.Reason = "health: 2 of 4 objects unhealthy (ImagePullBackOff); rolled back to Helm revision 3"
+	}
+	if st.Active.Phase.IsTerminal() {
+		st.Active.Ended = T0
 	}
 	d.replace(key, *st.Active)
 	if st.Active.Phase.IsTerminal() {
@@ -190,10 +203,16 @@ func (d *Daemon) Decide(_ context.Context, a ferry.Approval) error {
 		d.writes = append(d.writes, fmt.Sprintf("decide %s %s by %s via %s at %s rejected=%t reason=%q",
 			key, a.Revision, a.Actor, a.Via, a.Time.UTC().Format(time.RFC3339), a.Rejected, a.Reason))
 		st.Active.Approvals = append(st.Active.Approvals, a)
+		verdict := ferry.VerdictPassed
+		d.steps[key] = []ferry.Phase{ferry.PhaseApplying, ferry.PhaseVerifying, d.outcome}
 		if a.Rejected {
+			verdict = ferry.VerdictFailed
 			d.steps[key] = []ferry.Phase{ferry.PhaseRejected}
-		} else {
-			d.steps[key] = []ferry.Phase{ferry.PhaseApplying, ferry.PhaseVerifying, ferry.PhaseSucceeded}
+		}
+		for i := range st.Active.Gates {
+			if st.Active.Gates[i].Gate == ferry.GateApproval {
+				st.Active.Gates[i].Verdict, st.Active.Gates[i].Reason = verdict, fmt.Sprintf("%s by %s", verdict, a.Actor)
+			}
 		}
 		return nil
 	}
@@ -228,7 +247,7 @@ func (d *Daemon) Promote(_ context.Context, pipeline, env, sha, actor string) er
 			st.Active, st.Phase = &p, p.Phase
 		}
 	}
-	d.steps[key] = []ferry.Phase{ferry.PhaseApplying, ferry.PhaseVerifying, ferry.PhaseSucceeded}
+	d.steps[key] = []ferry.Phase{ferry.PhaseApplying, ferry.PhaseVerifying, d.outcome}
 	return nil
 }
 

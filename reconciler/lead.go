@@ -1,0 +1,229 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// claim writes this replica into every pipeline's fence, so a deposed
+// leader's next conditional write conflicts and it stops.
+func (d *Daemon) claim(ctx context.Context) error {
+	for _, name := range d.order {
+		var lastHead string
+		err := d.store.update(ctx, name, func(st *pipelineState) error {
+			st.Leader = d.identity
+			lastHead = st.Head.SHA
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("claim pipeline %s: %w", name, err)
+		}
+		p := d.pipelines[name]
+		p.mu.Lock()
+		p.lastHead = lastHead
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// lead acts for one leadership term, until ctx ends: it claims the fence,
+// resumes every environment, polls Git, delivers chat, watches the state
+// for decisions recorded by other replicas, and runs timing.workers
+// environment workers.
+func (d *Daemon) lead(ctx context.Context) error {
+	if err := d.claim(ctx); err != nil {
+		return err
+	}
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[envKey](500*time.Millisecond, d.cfg.Timing.Resync),
+		workqueue.TypedRateLimitingQueueConfig[envKey]{})
+	d.mu.Lock()
+	d.queue = q
+	d.mu.Unlock()
+	d.leading.Store(true)
+	d.metrics.leader.Set(1)
+	d.log.InfoContext(ctx, "leading", "identity", d.identity)
+	defer func() {
+		d.leading.Store(false)
+		d.metrics.leader.Set(0)
+		d.mu.Lock()
+		d.queue = nil
+		d.mu.Unlock()
+		d.log.Info("stopped leading", "identity", d.identity)
+	}()
+
+	var wg sync.WaitGroup
+	for _, name := range d.order {
+		p := d.pipelines[name]
+		for _, e := range p.envs {
+			k := envKey{name, e.cfg.Name}
+			d.setFlags(k, stepFlags{restart: true})
+			q.Add(k)
+		}
+		wg.Go(func() { d.poll(ctx, p) })
+		wg.Go(func() { d.deliver(ctx, p) })
+	}
+	wg.Go(func() { d.watchState(ctx) })
+	wg.Go(func() { d.resync(ctx) })
+	for range max(d.cfg.Timing.Workers, 1) {
+		wg.Go(func() { d.work(ctx, q) })
+	}
+	<-ctx.Done()
+	q.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// work takes environments off the queue until it shuts down.
+func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[envKey]) {
+	for {
+		k, shutdown := q.Get()
+		if shutdown {
+			return
+		}
+		err := d.reconcile(ctx, k)
+		switch {
+		case err == nil:
+			q.Forget(k)
+		case errors.Is(err, errDeposed):
+			d.log.WarnContext(ctx, "fenced out by another replica; not acting", "pipeline", k.pipeline, "environment", k.env, "err", err)
+			q.Forget(k)
+		case ctx.Err() != nil:
+		default:
+			d.log.WarnContext(ctx, "step failed; retrying", "pipeline", k.pipeline, "environment", k.env, "err", err)
+			q.AddRateLimited(k)
+		}
+		q.Done(k)
+	}
+}
+
+// resync ticks every environment on a jittered timing.resync.
+func (d *Daemon) resync(ctx context.Context) {
+	for {
+		t := time.NewTimer(jitter(d.cfg.Timing.Resync, 0.1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		for _, name := range d.order {
+			for _, e := range d.pipelines[name].envs {
+				k := envKey{name, e.cfg.Name}
+				d.setFlags(k, stepFlags{tick: true})
+				d.enqueue(k)
+			}
+		}
+	}
+}
+
+// watchState follows the state ConfigMaps so that what other replicas
+// record (approvals, promotions, pauses, webhook nudges) is acted on at once.
+func (d *Daemon) watchState(ctx context.Context) {
+	for ctx.Err() == nil {
+		w, err := d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
+			LabelSelector: labelManagedBy + "=ferry",
+		})
+		if err != nil {
+			d.log.WarnContext(ctx, "watching state failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Added && ev.Type != watch.Modified {
+				continue
+			}
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok {
+				continue
+			}
+			d.stateChanged(ctx, cm.Labels[labelPipeline])
+		}
+		w.Stop()
+	}
+}
+
+// stateChanged queues every environment of a pipeline whose state was
+// written, and re-reads the head when a webhook nudge was recorded.
+func (d *Daemon) stateChanged(ctx context.Context, pipeline string) {
+	p, ok := d.pipelines[pipeline]
+	if !ok {
+		return
+	}
+	st, _, err := d.store.load(ctx, pipeline)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	nudged := st.Nudges != p.lastNudges
+	p.lastNudges = st.Nudges
+	p.mu.Unlock()
+	if nudged {
+		p.source.Nudge()
+		select {
+		case p.nudge <- struct{}{}:
+		default:
+		}
+	}
+	for _, e := range p.envs {
+		d.enqueue(envKey{pipeline, e.cfg.Name})
+	}
+}
+
+// enqueue adds k to the current term's queue; without one it does nothing.
+func (d *Daemon) enqueue(k envKey) {
+	d.mu.Lock()
+	q := d.queue
+	d.mu.Unlock()
+	if q != nil {
+		q.Add(k)
+	}
+}
+
+// wakeAt ticks k at t.
+func (d *Daemon) wakeAt(k envKey, t time.Time) {
+	time.AfterFunc(time.Until(t), func() {
+		d.setFlags(k, stepFlags{tick: true})
+		d.enqueue(k)
+	})
+}
+
+// setFlags marks what is due for k.
+func (d *Daemon) setFlags(k envKey, f stepFlags) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.flags[k]
+	cur.restart = cur.restart || f.restart
+	cur.tick = cur.tick || f.tick
+	d.flags[k] = cur
+}
+
+// peekFlags returns what is due for k without clearing it, so a step whose
+// write conflicts sees it again.
+func (d *Daemon) peekFlags(k envKey) stepFlags {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.flags[k]
+}
+
+// clearFlags clears what a recorded step consumed.
+func (d *Daemon) clearFlags(k envKey, f stepFlags) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.flags[k]
+	if f.restart {
+		cur.restart = false
+	}
+	if f.tick {
+		cur.tick = false
+	}
+	d.flags[k] = cur
+}

@@ -1,0 +1,135 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ferry-gitops/ferry"
+	"github.com/ferry-gitops/ferry/chat"
+)
+
+// coalesceAbove is the outbox length from which an event about a promotion
+// replaces that promotion's undelivered earlier phase changes: during a chat
+// outage only the latest status of each promotion matters, and the thread
+// details (failures, gate figures) are kept.
+const coalesceAbove = 50
+
+// enqueue records ev for delivery. Events without a revision are not told:
+// chat threads hang off a revision.
+func (s *pipelineState) enqueue(ev ferry.Event) bool {
+	if ev.Revision.SHA == "" {
+		return false
+	}
+	if len(s.Outbox) >= coalesceAbove && ev.Kind == ferry.EventPhaseChanged && ev.Promotion != nil {
+		id := ev.Promotion.ID
+		s.Outbox = slices.DeleteFunc(s.Outbox, func(it outboxItem) bool {
+			p := it.Event.Promotion
+			return it.Event.Kind == ferry.EventPhaseChanged && p != nil && p.ID == id && !p.Phase.IsTerminal()
+		})
+	}
+	s.OutboxSeq++
+	s.Outbox = append(s.Outbox, outboxItem{ID: s.OutboxSeq, Event: ev})
+	if over := len(s.Outbox) - maxOutbox; over > 0 {
+		s.Dropped += over
+		s.Outbox = slices.Clone(s.Outbox[over:])
+	}
+	return true
+}
+
+// kickOutbox wakes the pipeline's deliverer.
+func (p *pipelineRun) kickOutbox() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// deliver drains the pipeline's outbox in order until ctx ends: each event
+// is handed to the notifier and removed from the state once delivered.
+// A failed delivery is retried with timing.chatRetry's backoff; the notifier
+// shows an event delivered twice (after a crash between delivery and
+// removal) only once. An event chat refuses for good is dropped and logged.
+func (d *Daemon) deliver(ctx context.Context, p *pipelineRun) {
+	failures := 0
+	for ctx.Err() == nil {
+		delivered, err := d.deliverOne(ctx, p)
+		switch {
+		case err != nil:
+			failures++
+			wait := backoff(d.cfg.Timing.ChatRetry.Initial, d.cfg.Timing.ChatRetry.Max, failures)
+			d.log.WarnContext(ctx, "chat delivery failed; will retry", "pipeline", p.cfg.Name, "attempt", failures, "retry_in", wait, "err", err)
+			sleep(ctx, wait)
+		case delivered:
+			failures = 0
+		default:
+			select {
+			case <-ctx.Done():
+			case <-p.kick:
+			case <-time.After(d.cfg.Timing.Resync):
+			}
+		}
+	}
+}
+
+// deliverOne delivers the oldest undelivered event, if any.
+func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
+	st, _, err := d.store.load(ctx, p.cfg.Name)
+	if err != nil {
+		return false, err
+	}
+	d.metrics.outbox(p.cfg.Name, len(st.Outbox))
+	if st.Dropped > 0 {
+		d.log.WarnContext(ctx, "chat events were dropped while chat was unreachable", "pipeline", p.cfg.Name, "dropped", st.Dropped)
+		if err := d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error { st.Dropped = 0; return nil }); err != nil {
+			return false, err
+		}
+	}
+	if len(st.Outbox) == 0 {
+		return false, nil
+	}
+	item := st.Outbox[0]
+	err = d.notifier.Notify(ctx, item.Event)
+	var perm *chat.PermanentError
+	if errors.As(err, &perm) {
+		d.log.ErrorContext(ctx, "chat refused an event for good; dropping it", "pipeline", p.cfg.Name,
+			"event", item.Event.Kind, "revision", item.Event.Revision.Short(), "err", err)
+	} else if err != nil {
+		return false, err
+	}
+	err = d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error {
+		st.Outbox = slices.DeleteFunc(st.Outbox, func(it outboxItem) bool { return it.ID == item.ID })
+		return nil
+	})
+	return err == nil, err
+}
+
+// drain delivers until the outbox is empty or delivery fails; for --once.
+func (d *Daemon) drain(ctx context.Context, p *pipelineRun) error {
+	for {
+		delivered, err := d.deliverOne(ctx, p)
+		if err != nil || !delivered {
+			return err
+		}
+	}
+}
+
+// backoff is initial doubled per failure after the first, capped at max.
+func backoff(initial, max time.Duration, failures int) time.Duration {
+	d := initial
+	for i := 1; i < failures && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

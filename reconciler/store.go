@@ -1,0 +1,141 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Names and limits of the state ConfigMaps.
+const (
+	stateKey       = "state.json"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelPipeline  = "ferry.dev/pipeline"
+	// maxStateBytes leaves room under the API server's 1 MiB object limit
+	// for metadata and managed fields.
+	maxStateBytes = 900 << 10
+)
+
+// errStale says the state changed since it was read: another replica or
+// worker wrote it. Re-read and decide again; nothing was written.
+var errStale = errors.New("state changed since it was read")
+
+// store keeps one ConfigMap per pipeline in the state namespace, each write
+// conditional on the resourceVersion read before it.
+type store struct {
+	client    kubernetes.Interface
+	namespace string
+}
+
+// configMapName names the state ConfigMap of a pipeline.
+func configMapName(pipeline string) string { return "ferry-state-" + pipeline }
+
+// load reads a pipeline's state and its resourceVersion; a pipeline without a
+// ConfigMap yet has an empty state and version "".
+func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, string, error) {
+	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, configMapName(pipeline), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return newPipelineState(pipeline), "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read state of pipeline %s from configmap %s/%s: %w", pipeline, s.namespace, configMapName(pipeline), err)
+	}
+	st := newPipelineState(pipeline)
+	if raw := cm.Data[stateKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), st); err != nil {
+			return nil, "", fmt.Errorf("decode state of pipeline %s in configmap %s/%s: %w", pipeline, s.namespace, cm.Name, err)
+		}
+	}
+	if st.Version > stateVersion {
+		return nil, "", fmt.Errorf("state of pipeline %s was written by a newer ferry (state version %d, this one knows %d)", pipeline, st.Version, stateVersion)
+	}
+	st.Version, st.Pipeline = stateVersion, pipeline
+	return st, cm.ResourceVersion, nil
+}
+
+// save writes st if the ConfigMap still has resourceVersion rv ("" creates
+// it) and returns the new resourceVersion. A conflict gives errStale.
+func (s *store) save(ctx context.Context, st *pipelineState, rv string) (string, error) {
+	data, err := encodeState(st)
+	if err != nil {
+		return "", err
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            configMapName(st.Pipeline),
+			Namespace:       s.namespace,
+			ResourceVersion: rv,
+			Labels:          map[string]string{labelManagedBy: "ferry", labelPipeline: st.Pipeline},
+		},
+		Data: map[string]string{stateKey: string(data)},
+	}
+	cms := s.client.CoreV1().ConfigMaps(s.namespace)
+	var out *corev1.ConfigMap
+	if rv == "" {
+		out, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: "ferry"})
+		if apierrors.IsAlreadyExists(err) {
+			return "", errStale
+		}
+	} else {
+		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "ferry"})
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return "", errStale
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("write state of pipeline %s to configmap %s/%s: %w", st.Pipeline, s.namespace, cm.Name, err)
+	}
+	return out.ResourceVersion, nil
+}
+
+// update applies fn to the freshest state and saves it, re-reading and
+// re-applying on conflict. fn must be free of side effects: it may run
+// several times. An error from fn is returned as is and nothing is written.
+func (s *store) update(ctx context.Context, pipeline string, fn func(*pipelineState) error) error {
+	for {
+		st, rv, err := s.load(ctx, pipeline)
+		if err != nil {
+			return err
+		}
+		if err := fn(st); err != nil {
+			return err
+		}
+		if _, err := s.save(ctx, st, rv); !errors.Is(err, errStale) {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("write state of pipeline %s: %w", pipeline, err)
+		}
+	}
+}
+
+// encodeState serialises st, trimming what can be lost without harm (the
+// oldest chat message states, then the oldest outbox events) until it fits
+// maxStateBytes.
+func encodeState(st *pipelineState) ([]byte, error) {
+	for {
+		data, err := json.Marshal(st)
+		if err != nil {
+			return nil, fmt.Errorf("encode state of pipeline %s: %w", st.Pipeline, err)
+		}
+		if len(data) <= maxStateBytes {
+			return data, nil
+		}
+		switch {
+		case len(st.Messages) > 1:
+			st.Messages = st.Messages[len(st.Messages)/2:]
+		case len(st.Outbox) > 1:
+			n := len(st.Outbox) / 2
+			st.Dropped += n
+			st.Outbox = st.Outbox[n:]
+		default:
+			return nil, fmt.Errorf("state of pipeline %s is %d bytes, over the %d a ConfigMap can hold: lower state.historyLimit", st.Pipeline, len(data), maxStateBytes)
+		}
+	}
+}

@@ -79,17 +79,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ string) {
 	if !ok {
 		return
 	}
-	limit := s.opts.Config.State.HistoryLimit
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > api.MaxHistoryLimit {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a whole number from 1 to %d", clip(v), api.MaxHistoryLimit))
-			return
-		}
-		limit = n
-	}
-	if limit < 1 {
-		limit = api.MaxHistoryLimit
+	limit, ok := s.limit(w, r)
+	if !ok {
+		return
 	}
 	proms, err := s.opts.Daemon.History(r.Context(), p.Name, e.Name, limit)
 	if err != nil {
@@ -101,6 +93,52 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ string) {
 		proms = proms[:limit]
 	}
 	writeJSON(w, http.StatusOK, proms)
+}
+
+// audit answers GET .../audit?limit=N: up to N writes made to the
+// environment through the daemon's operations (API, CLI, Slack), newest
+// first: who approved, rejected, promoted, paused or resumed, and when.
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ string) {
+	p, e, ok := s.environment(w, r)
+	if !ok {
+		return
+	}
+	limit, ok := s.limit(w, r)
+	if !ok {
+		return
+	}
+	entries, err := s.opts.Daemon.Audit(r.Context(), p.Name, e.Name, limit)
+	if err != nil {
+		s.daemonError(w, r, "audit", err)
+		return
+	}
+	entries = slices.Clone(entries)
+	if entries == nil {
+		entries = []ferry.AuditEntry{}
+	}
+	slices.SortStableFunc(entries, func(a, b ferry.AuditEntry) int { return b.Time.Compare(a.Time) })
+	if len(entries) > limit {
+		entries = entries[:limit]
+	}
+	writeJSON(w, http.StatusOK, entries)
+}
+
+// limit reads the ?limit= of a list, defaulting to state.historyLimit; it
+// answers 400 itself for a bad one.
+func (s *Server) limit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	limit := s.opts.Config.State.HistoryLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > api.MaxHistoryLimit {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a whole number from 1 to %d", clip(v), api.MaxHistoryLimit))
+			return 0, false
+		}
+		limit = n
+	}
+	if limit < 1 {
+		limit = api.MaxHistoryLimit
+	}
+	return limit, true
 }
 
 // status finds one environment's status, wrapping ferry.ErrNotFound when

@@ -24,6 +24,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	s.handle(mux, api.Prefix+"/pipelines/{pipeline}/environments", http.MethodGet, s.listEnvironments)
 	s.handle(mux, env, http.MethodGet, s.getEnvironment)
 	s.handle(mux, env+"/promotions", http.MethodGet, s.history)
+	s.handle(mux, env+"/audit", http.MethodGet, s.audit)
 	s.handle(mux, env+"/approve", http.MethodPost, s.decide(false))
 	s.handle(mux, env+"/reject", http.MethodPost, s.decide(true))
 	s.handle(mux, env+"/promote", http.MethodPost, s.promote)

@@ -24,6 +24,9 @@ type Daemon interface {
 	Status(ctx context.Context) ([]ferry.EnvironmentStatus, error)
 	// History returns up to limit promotions of one environment.
 	History(ctx context.Context, pipeline, env string, limit int) ([]ferry.Promotion, error)
+	// Audit returns up to limit writes made to env through these
+	// operations (who, what, when), newest first.
+	Audit(ctx context.Context, pipeline, env string, limit int) ([]ferry.AuditEntry, error)
 	// Decide records an approval or rejection. Its error's text is shown to
 	// the person who decided.
 	Decide(ctx context.Context, a ferry.Approval) error

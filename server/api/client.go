@@ -30,10 +30,7 @@ type Client struct {
 // A nil httpClient means one with a 30s timeout.
 func NewClient(base, token string, httpClient *http.Client) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(base))
-	if err != nil {
-		return nil, fmt.Errorf("server address %q: %w", base, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("server address %q: want http://host:port or https://host:port", base)
 	}
 	if u.User != nil {
@@ -73,6 +70,17 @@ func (c *Client) History(ctx context.Context, pipeline, env string, limit int) (
 		p += "?limit=" + strconv.Itoa(limit)
 	}
 	var out []ferry.Promotion
+	return out, c.do(ctx, http.MethodGet, p, nil, &out)
+}
+
+// Audit returns up to limit writes made to env (who did what, when),
+// newest first; limit 0 means the server's default.
+func (c *Client) Audit(ctx context.Context, pipeline, env string, limit int) ([]ferry.AuditEntry, error) {
+	p := EnvironmentPath(pipeline, env, "audit")
+	if limit > 0 {
+		p += "?limit=" + strconv.Itoa(limit)
+	}
+	var out []ferry.AuditEntry
 	return out, c.do(ctx, http.MethodGet, p, nil, &out)
 }
 

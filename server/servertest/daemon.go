@@ -23,6 +23,7 @@ type Daemon struct {
 	// still goes through, one per Status call.
 	steps  map[string][]ferry.Phase
 	writes []string
+	audit  []ferry.AuditEntry
 	ready  bool
 	leader bool
 	block  bool
@@ -181,6 +182,23 @@ func (d *Daemon) History(_ context.Context, pipeline, env string, limit int) ([]
 	return slices.Clone(h), nil
 }
 
+// Audit returns the writes recorded for env, newest first, as the
+// reconciler does.
+func (d *Daemon) Audit(_ context.Context, pipeline, env string, limit int) ([]ferry.AuditEntry, error) {
+	if _, err := d.env(pipeline, env); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []ferry.AuditEntry
+	for _, e := range slices.Backward(d.audit) {
+		if e.Pipeline == pipeline && e.Environment == env && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // Decide applies the approver list and the waiting revision; an approval
 // starts the promotion, a rejection ends it.
 func (d *Daemon) Decide(_ context.Context, a ferry.Approval) error {
@@ -202,6 +220,12 @@ func (d *Daemon) Decide(_ context.Context, a ferry.Approval) error {
 		}
 		d.writes = append(d.writes, fmt.Sprintf("decide %s %s by %s via %s at %s rejected=%t reason=%q",
 			key, a.Revision, a.Actor, a.Via, a.Time.UTC().Format(time.RFC3339), a.Rejected, a.Reason))
+		action := "approve"
+		if a.Rejected {
+			action = "reject"
+		}
+		d.audit = append(d.audit, ferry.AuditEntry{Time: a.Time, Actor: a.Actor, Pipeline: a.Pipeline, Environment: a.Environment,
+			Action: action, Revision: a.Revision, Detail: a.Reason})
 		st.Active.Approvals = append(st.Active.Approvals, a)
 		verdict := ferry.VerdictPassed
 		d.steps[key] = []ferry.Phase{ferry.PhaseApplying, ferry.PhaseVerifying, d.outcome}
@@ -237,6 +261,7 @@ func (d *Daemon) Promote(_ context.Context, pipeline, env, sha, actor string) er
 	}
 	key := pipeline + "/" + env
 	d.writes = append(d.writes, fmt.Sprintf("promote %s %s by %s", key, sha, actor))
+	d.audit = append(d.audit, ferry.AuditEntry{Time: T0, Actor: actor, Pipeline: pipeline, Environment: env, Action: "promote", Revision: sha})
 	p := ferry.Promotion{
 		ID: fmt.Sprintf("%s-%s-%d", pipeline, env, len(d.history[key])+1), Pipeline: pipeline, Environment: env,
 		Revision: ferry.Revision{SHA: sha}, Phase: ferry.PhaseWaiting, Reason: "queued", Actor: actor, Created: T0, Updated: T0,
@@ -259,6 +284,11 @@ func (d *Daemon) SetPaused(_ context.Context, pipeline, env string, paused bool,
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.writes = append(d.writes, fmt.Sprintf("paused %s/%s %t by %s", pipeline, env, paused, actor))
+	action := "resume"
+	if paused {
+		action = "pause"
+	}
+	d.audit = append(d.audit, ferry.AuditEntry{Time: T0, Actor: actor, Pipeline: pipeline, Environment: env, Action: action})
 	for i := range d.statuses {
 		if st := &d.statuses[i]; st.Pipeline == pipeline && st.Environment == env {
 			st.Paused = paused

@@ -21,6 +21,7 @@ pass, telling every step in chat.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newRunCmd(),
 		newConfigCmd(),
 		newRenderCmd(), newDiffCmd(),
 		newStatusCmd(), newHistoryCmd(), newApproveCmd(), newRejectCmd(), newPromoteCmd(), newPauseCmd(), newResumeCmd(),

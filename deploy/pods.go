@@ -147,7 +147,10 @@ func podProblem(pods []corev1.Pod) problem {
 			}
 			text := fmt.Sprintf("pod %s container %s: %s (image %s", p.Name, cs.Name, w.Reason, imageOf(p, cs))
 			if w.Reason == "CrashLoopBackOff" {
-				text += fmt.Sprintf(", %d restarts", cs.RestartCount)
+				text += fmt.Sprintf(", %d restart", cs.RestartCount)
+				if cs.RestartCount != 1 {
+					text += "s"
+				}
 			}
 			text += ")"
 			if fatalWaiting[w.Reason] {

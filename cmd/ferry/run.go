@@ -23,6 +23,7 @@ type runOptions struct {
 	once      bool
 	logFormat string
 	dataDir   string
+	listen    string
 }
 
 func (o *runOptions) bindFlags(cmd *cobra.Command) {
@@ -31,6 +32,7 @@ func (o *runOptions) bindFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.once, "once", false, "reconcile one pass and exit")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for the Git caches")
+	f.StringVar(&o.listen, "listen", "", "HTTP address for health, metrics, webhooks, Slack and the API (default: server.listen)")
 }
 
 func newRunCmd() *cobra.Command {
@@ -71,7 +73,7 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 		return parts.daemon.RunOnce(ctx)
 	}
 	log.InfoContext(ctx, "ferry starting", "version", version, "identity", parts.daemon.Identity(), "pipelines", len(parts.cfg.Pipelines))
-	err = parts.daemon.Run(ctx)
+	err = parts.serveWhile(ctx, o.listen, parts.daemon.Run)
 	log.Info("ferry stopped")
 	return err
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -102,13 +103,23 @@ func (w *World) writeConfig(opts Options) error {
 	if opts.Configure != nil {
 		opts.Configure(c)
 	}
+	w.source = c
+	if err := w.saveConfig(); err != nil {
+		return err
+	}
+	w.logf("ferry.yaml for this run: %s (poll %s, health timeout %s, load tests %d/s for %s)", w.ConfigPath, poll, HealthTimeout, LoadRate, LoadDuration)
+	return nil
+}
 
+// saveConfig writes w.source as the run's ferry.yaml and loads it back as
+// ferry will, secrets included, into w.Config.
+func (w *World) saveConfig() error {
 	var buf bytes.Buffer
 	buf.WriteString("# Written by internal/harness for one run: the fixture's ferry.yaml pointed at\n" +
 		"# the local servers, with timings at demo scale.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(w.source); err != nil {
 		return fmt.Errorf("harness: encode ferry.yaml: %w", err)
 	}
 	if err := enc.Close(); err != nil {
@@ -118,9 +129,24 @@ func (w *World) writeConfig(opts Options) error {
 	if err := os.WriteFile(w.ConfigPath, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("harness: write ferry.yaml: %w", err)
 	}
-	if w.Config, err = config.Load(w.ConfigPath, helmChecks); err != nil {
+	c, err := config.Load(w.ConfigPath, helmChecks)
+	if err != nil {
 		return fmt.Errorf("harness: the written %s does not load: %w", w.ConfigPath, err)
 	}
-	w.logf("ferry.yaml for this run: %s (poll %s, health timeout %s, load tests %d/s for %s)", w.ConfigPath, poll, HealthTimeout, LoadRate, LoadDuration)
+	w.Config = c
 	return nil
+}
+
+// Reconfigure stops ferry, applies edit to the run's config, writes it and
+// starts ferry again on the same state, as an operator changing ferry.yaml
+// would. It is not safe to call concurrently with other methods.
+func (w *World) Reconfigure(ctx context.Context, edit func(*config.Config)) error {
+	if err := w.StopFerry(); err != nil {
+		return fmt.Errorf("harness: stop ferry: %w", err)
+	}
+	edit(w.source)
+	if err := w.saveConfig(); err != nil {
+		return err
+	}
+	return w.StartFerry(ctx)
 }

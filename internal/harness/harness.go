@@ -86,7 +86,10 @@ type World struct {
 	// API is a client of ferry's API as Alice.
 	API *api.Client
 
-	ferry    *Process
+	ferry *Process
+	// source is the config as Start built it, before it was written and
+	// loaded; Reconfigure edits it.
+	source   *config.Config
 	secrets  secrets
 	progress io.Writer
 	ownDir   bool

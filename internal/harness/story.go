@@ -55,22 +55,27 @@ const (
 	RevOverQuotaRevert = "dev-over-quota-revert"
 	RevChown           = "chown-capability"
 	RevChownRevert     = "chown-capability-revert"
-	RevStagingQuota    = "staging-over-quota"
-	RevStagingQuotaRev = "staging-over-quota-revert"
+	RevQuotaFit        = "dev-over-quota-gated"
+	RevQuotaFitRevert  = "dev-over-quota-gated-revert"
+	RevBrokenValues    = "dev-values-indentation"
+	RevBrokenRevert    = "dev-values-indentation-revert"
 	RevStagingTypo     = "staging-image-typo"
 	RevStagingTypoRev  = "staging-image-typo-revert"
 	RevProdLimit       = "prod-cpu-limit"
 )
 
-// Configure adjusts the run's config for the story: dev runs without its
+// Configure adjusts the run's config for the story: dev starts without its
 // quota-fit gate, so that a change beyond dev's quota reaches the API server
-// and its refusal shows (staging keeps the gate and shows the other side).
+// and its refusal shows; the story later restarts ferry with the gate on, as
+// the fixture has it, and shows the same change stopped before apply.
 // Pass it as Options.Configure.
-func Configure(c *config.Config) {
+func Configure(c *config.Config) { setDevQuotaFit(c, false) }
+
+func setDevQuotaFit(c *config.Config, on bool) {
 	for i := range c.Pipelines[0].Environments {
 		e := &c.Pipelines[0].Environments[i]
 		if e.Name == "dev" && e.Gates.Policy != nil {
-			e.Gates.Policy.QuotaFit = false
+			e.Gates.Policy.QuotaFit = on
 		}
 	}
 }
@@ -114,10 +119,12 @@ func (s *Story) Steps() []Step {
 		{"the typo is reverted and dev is healthy again", s.revertOf(RevBadImage, RevBadImageRevert, "dev")},
 		{"requests beyond dev's quota: the API server refuses the pods and dev's health gate fails", s.overQuota},
 		{"the quota change is reverted", s.revertOf(RevOverQuota, RevOverQuotaRevert, "dev")},
+		{"ferry restarts with dev's quota-fit gate on, as the fixture has it: the same change stops before apply", s.quotaFit},
+		{"the gated quota change is reverted", s.revertOf(RevQuotaFit, RevQuotaFitRevert, "")},
+		{"a mis-indented values-dev.yaml is refused at render with file:line; every environment keeps its last good revision", s.brokenValues},
+		{"the values file is repaired", s.revertOf(RevBrokenValues, RevBrokenRevert, "")},
 		{"a chart change that baseline admits passes dev; staging's restricted policy stops it before apply", s.chown},
 		{"the capability is reverted", s.revertOf(RevChown, RevChownRevert, "dev")},
-		{"values-staging.yaml asks beyond staging's quota: dev is a no-op, staging's quota-fit gate stops it before apply", s.stagingQuota},
-		{"the staging quota change is reverted", s.revertOf(RevStagingQuota, RevStagingQuotaRev, "")},
 		{"an image typo in values-staging.yaml alone: dev is a no-op, staging fails health and rolls back", s.stagingTypo},
 		{"the staging typo is reverted", s.revertOf(RevStagingTypo, RevStagingTypoRev, "")},
 		{"a prod-only change waits for approval and bob clicks Reject", s.reject},
@@ -409,11 +416,11 @@ func (s *Story) cpu(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	delta := "requests.cpu"
-	if !slices.ContainsFunc(thread, func(t string) bool { return strings.Contains(t, delta) && strings.Contains(t, "+100m") }) {
-		s.say("TEMP: no delta")
+	line, ok := threadLine(thread, "requests.cpu ", "+100m")
+	if !ok {
+		return fmt.Errorf("the chat thread of %s shows no requests.cpu delta of +100m:\n%s", short(sha), strings.Join(thread, "\n"))
 	}
-	s.say("chat    the thread of %s shows the resource delta (requests.cpu +100m)", short(sha))
+	s.say("chat    the thread of %s shows the resource delta: %s", short(sha), line)
 	for _, env := range []string{"staging", "prod"} {
 		if err := s.noop(ctx, env, sha); err != nil {
 			return err
@@ -451,12 +458,18 @@ func (s *Story) badImage(ctx context.Context) error {
 	return err
 }
 
+// overQuotaEdits ask for 3 CPUs for code-server in dev, whose quota
+// allows 2 in all.
+func overQuotaEdits() []Edit {
+	return []Edit{
+		SetValue(valuesDev, "codeServer.resources.requests.cpu", `"3"`),
+		SetValue(valuesDev, "codeServer.resources.limits.cpu", `"3"`),
+	}
+}
+
 func (s *Story) overQuota(ctx context.Context) error {
-	p, err := s.failInDev(ctx, RevOverQuota, "dev: code-server asks for 3 CPUs (dev's quota is 2)",
-		[]Edit{
-			SetValue(valuesDev, "codeServer.resources.requests.cpu", `"3"`),
-			SetValue(valuesDev, "codeServer.resources.limits.cpu", `"3"`),
-		})
+	_, err := s.failInDev(ctx, RevOverQuota, "dev: code-server asks for 3 CPUs (dev's quota is 2)", overQuotaEdits(),
+		"FailedCreate", "exceeded quota")
 	if err != nil {
 		return err
 	}
@@ -470,10 +483,91 @@ func (s *Story) overQuota(ctx context.Context) error {
 	for _, m := range refused {
 		s.say("dev     live %s", m)
 	}
-	if err := failed(p, "health", "exceeded quota"); err != nil {
-		s.say("TEMP %v", err)
+	return nil
+}
+
+// quotaFit restarts ferry with dev's quota-fit gate on and pushes the
+// over-quota change again: it must fail admission with no Helm apply, and
+// the restart must not repeat any chat message.
+func (s *Story) quotaFit(ctx context.Context) error {
+	posted := len(s.w.Slack.Messages(s.w.Channel))
+	s.say("ferry.yaml: dev's policy gate gets quotaFit: true; ferry is stopped (SIGTERM) and started again")
+	if err := s.w.Reconfigure(ctx, func(c *config.Config) { setDevQuotaFit(c, true) }); err != nil {
+		return err
 	}
-	s.say("dev runs without its quota-fit gate in this run, so the API server's own refusal shows; where the gate is on (the fixture's dev, staging below) such a change stops before apply")
+	before, err := s.w.HelmHistory(ctx, "dev")
+	if err != nil {
+		return err
+	}
+	sha, err := s.push(ctx, RevQuotaFit, "dev: code-server asks for 3 CPUs again (dev's quota is 2)", overQuotaEdits()...)
+	if err != nil {
+		return err
+	}
+	p, err := s.expect(ctx, "dev", sha, ferry.PhaseFailed)
+	if err != nil {
+		return err
+	}
+	if err := failed(p, "quotaFit", "CPU of quota 2"); err != nil {
+		return err
+	}
+	if p.HelmRevision != 0 {
+		return fmt.Errorf("dev applied %s (Helm revision %d) although its quota-fit gate failed", short(sha), p.HelmRevision)
+	}
+	if err := s.unchangedHelm(ctx, "dev", before); err != nil {
+		return err
+	}
+	s.say("dev     Helm history unchanged: %d records, the last still %s", len(before), short(before[len(before)-1].SHA))
+	// Only the new revision's message may have appeared since the restart.
+	if now := len(s.w.Slack.Messages(s.w.Channel)); now != posted+1 {
+		return fmt.Errorf("the channel has %d messages after the restart and one push, want %d", now, posted+1)
+	}
+	for _, env := range []string{"staging", "prod"} {
+		if err := s.untouched(ctx, env, sha); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// brokenValues pushes a values file whose YAML does not parse: dev's render
+// fails naming the file and line, nothing is applied anywhere, and each
+// environment keeps the revision it ran.
+func (s *Story) brokenValues(ctx context.Context) error {
+	before, err := s.helmSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	const anchor = "  podAntiAffinity: none\n"
+	sha, err := s.push(ctx, RevBrokenValues, "dev: code-server tolerations (indented one level too deep)",
+		Replace(valuesDev, anchor, anchor+"    tolerations: []\n"))
+	if err != nil {
+		return err
+	}
+	content, err := s.w.FileAt(ctx, sha, valuesDev)
+	if err != nil {
+		return err
+	}
+	line := slices.Index(strings.Split(content, "\n"), "    tolerations: []") + 1
+	p, err := s.expect(ctx, "dev", sha, ferry.PhaseFailed)
+	if err != nil {
+		return err
+	}
+	if err := failed(p, "render", fmt.Sprintf("%s:%d:", valuesDev, line)); err != nil {
+		return err
+	}
+	for _, e := range s.w.Config.Pipelines[0].Environments {
+		if err := s.unchangedHelm(ctx, e.Name, before[e.Name]); err != nil {
+			return err
+		}
+		if _, err := s.deployed(ctx, e.Name, s.Applied[e.Name]); err != nil {
+			return err
+		}
+	}
+	for _, env := range []string{"staging", "prod"} {
+		if err := s.untouched(ctx, env, sha); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -532,33 +626,6 @@ func (s *Story) chown(ctx context.Context) error {
 		return fmt.Errorf("staging applied %s (Helm revision %d) although its policy failed", short(sha), p.HelmRevision)
 	}
 	if err := s.unchangedHelm(ctx, "staging", before); err != nil {
-		return err
-	}
-	return s.untouched(ctx, "prod", sha)
-}
-
-func (s *Story) stagingQuota(ctx context.Context) error {
-	before, err := s.helmSnapshot(ctx)
-	if err != nil {
-		return err
-	}
-	sha, err := s.push(ctx, RevStagingQuota, "staging: code-server asks for 3 CPUs (5 replicas at most: 15 of a 10-CPU quota)",
-		SetValue(valuesStaging, "codeServer.resources.requests.cpu", `"3"`),
-		SetValue(valuesStaging, "codeServer.resources.limits.cpu", `"3"`))
-	if err != nil {
-		return err
-	}
-	if err := s.noop(ctx, "dev", sha); err != nil {
-		return err
-	}
-	p, err := s.expect(ctx, "staging", sha, ferry.PhaseFailed)
-	if err != nil {
-		return err
-	}
-	if err := failed(p, "quotaFit", "requests.cpu"); err != nil {
-		return err
-	}
-	if err := s.unchangedHelm(ctx, "staging", before["staging"]); err != nil {
 		return err
 	}
 	return s.untouched(ctx, "prod", sha)
@@ -646,4 +713,25 @@ func (s *Story) prodApprovedOnly(ctx context.Context) error {
 		s.say("prod    Helm revision %d (%s): %s, approved by %s", h.Version, h.Status, short(h.SHA), Alice)
 	}
 	return nil
+}
+
+// threadLine returns the first line of the thread's replies that starts
+// with prefix and contains each of want.
+func threadLine(thread []string, prefix string, want ...string) (string, bool) {
+	for _, reply := range thread {
+		for _, l := range strings.Split(reply, "\n") {
+			l = strings.TrimSpace(l)
+			if !strings.HasPrefix(l, prefix) {
+				continue
+			}
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(l, w)
+			}
+			if ok {
+				return l, true
+			}
+		}
+	}
+	return "", false
 }

@@ -477,7 +477,9 @@ func (s *Story) overQuota(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(refused, func(m string) bool { return strings.Contains(m, "FailedCreate") && strings.Contains(m, "exceeded quota") }) {
+	if !slices.ContainsFunc(refused, func(m string) bool {
+		return strings.Contains(m, "FailedCreate") && strings.Contains(m, "exceeded quota")
+	}) {
 		return fmt.Errorf("no ReplicaSet of dev's code-server reports FailedCreate for exceeded quota: %q", refused)
 	}
 	for _, m := range refused {

@@ -40,7 +40,15 @@ func (d *Daemon) act(ctx context.Context, p *pipelineRun, e *envRun, s promote.S
 		}
 		ev := answer(promote.EventAdmitted)
 		ev.Gates = gates
-		notes := []ferry.Event{d.note(p, e, pr, ferry.Event{Kind: ferry.EventDiff, Summary: &r.Summary, Warnings: r.Warnings})}
+		diff := ferry.Event{Kind: ferry.EventDiff, Summary: &r.Summary, Warnings: r.Warnings}
+		// What runs now, rendered again (cached), lets chat show the
+		// resource delta; unknown when it cannot be rendered any more.
+		if s.Current.SHA != "" && s.Current.SHA != pr.Revision.SHA {
+			if cur, err := p.render(ctx, e, s.Current.SHA); err == nil {
+				diff.Previous = &cur.Summary
+			}
+		}
+		notes := []ferry.Event{d.note(p, e, pr, diff)}
 		if len(gates) > 0 {
 			notes = append(notes, d.note(p, e, pr, ferry.Event{Kind: ferry.EventGateResult, Gates: gates}))
 		}
@@ -51,7 +59,9 @@ func (d *Daemon) act(ctx context.Context, p *pipelineRun, e *envRun, s promote.S
 		if err != nil {
 			return promote.Event{}, nil, err
 		}
-		helmRev, err := e.releaser.Apply(ctx, r, pr.Revision)
+		hctx, cancel := helmContext(ctx)
+		helmRev, err := e.releaser.Apply(hctx, r, pr.Revision)
+		cancel()
 		if transient(err) {
 			return promote.Event{}, nil, fmt.Errorf("apply %s to %s: %w", pr.Revision.Short(), e.cfg.Name, err)
 		}
@@ -78,7 +88,9 @@ func (d *Daemon) act(ctx context.Context, p *pipelineRun, e *envRun, s promote.S
 		return ev, []ferry.Event{d.note(p, e, pr, ferry.Event{Kind: ferry.EventGateResult, Gates: gates})}, nil
 
 	case promote.ActionRollback:
-		err := e.releaser.Rollback(ctx)
+		hctx, cancel := helmContext(ctx)
+		err := e.releaser.Rollback(hctx)
+		cancel()
 		if transient(err) {
 			return promote.Event{}, nil, fmt.Errorf("roll %s back to %s: %w", e.cfg.Name, a.RollbackTo.Short(), err)
 		}

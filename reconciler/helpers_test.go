@@ -185,7 +185,19 @@ type counting struct {
 	beforeApply func(ctx context.Context, env string) error
 	// afterApply, when set, runs after each successful Apply.
 	afterApply func(ctx context.Context, env string) error
-	env        string
+	// onHealth, when set, runs before each health check; an error is
+	// returned instead of a verdict.
+	onHealth func(ctx context.Context, env string) error
+	env      string
+}
+
+func (c *counting) Health(ctx context.Context, r ferry.Rendered) (ferry.HealthVerdict, error) {
+	if c.onHealth != nil {
+		if err := c.onHealth(ctx, c.env); err != nil {
+			return ferry.HealthVerdict{}, err
+		}
+	}
+	return c.Releaser.Health(ctx, r)
 }
 
 func (c *counting) Apply(ctx context.Context, r *ferry.Rendered, rev ferry.Revision) (int, error) {

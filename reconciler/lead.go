@@ -42,6 +42,10 @@ func (d *Daemon) lead(ctx context.Context) error {
 	if err := d.claim(ctx); err != nil {
 		return err
 	}
+	// A replica fenced out by another ends its term at once: it gives the
+	// Lease back and stands by again rather than holding it idle.
+	ctx, depose := context.WithCancelCause(ctx)
+	defer depose(nil)
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[envKey](500*time.Millisecond, d.cfg.Timing.Resync),
 		workqueue.TypedRateLimitingQueueConfig[envKey]{})
@@ -68,22 +72,26 @@ func (d *Daemon) lead(ctx context.Context) error {
 			d.setFlags(k, stepFlags{restart: true})
 			q.Add(k)
 		}
-		wg.Go(func() { d.poll(ctx, p) })
+		wg.Go(func() { d.poll(ctx, p, depose) })
 		wg.Go(func() { d.deliver(ctx, p) })
 	}
 	wg.Go(func() { d.watchState(ctx) })
 	wg.Go(func() { d.resync(ctx) })
 	for range max(d.cfg.Timing.Workers, 1) {
-		wg.Go(func() { d.work(ctx, q) })
+		wg.Go(func() { d.work(ctx, q, depose) })
 	}
 	<-ctx.Done()
 	q.ShutDown()
 	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, errDeposed) {
+		return err
+	}
 	return nil
 }
 
-// work takes environments off the queue until it shuts down.
-func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[envKey]) {
+// work takes environments off the queue until it shuts down. Finding
+// another replica in the fence ends the term through depose.
+func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[envKey], depose context.CancelCauseFunc) {
 	for {
 		k, shutdown := q.Get()
 		if shutdown {
@@ -96,6 +104,7 @@ func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterfac
 		case errors.Is(err, errDeposed):
 			d.log.WarnContext(ctx, "fenced out by another replica; not acting", "pipeline", k.pipeline, "environment", k.env, "err", err)
 			q.Forget(k)
+			depose(err)
 		case ctx.Err() != nil:
 		default:
 			d.log.WarnContext(ctx, "step failed; retrying", "pipeline", k.pipeline, "environment", k.env, "err", err)

@@ -3,8 +3,10 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/chat"
@@ -16,12 +18,18 @@ import (
 // details (failures, gate figures) are kept.
 const coalesceAbove = 50
 
+// maxEventText caps an outboxed event's diff and message: chat shows no
+// more than this in one block, and it keeps maxOutbox events of the
+// largest kind within a ConfigMap.
+const maxEventText = 3000
+
 // enqueue records ev for delivery. Events without a revision are not told:
 // chat threads hang off a revision.
 func (s *pipelineState) enqueue(ev ferry.Event) bool {
 	if ev.Revision.SHA == "" {
 		return false
 	}
+	ev.Diff, ev.Message = truncate(ev.Diff), truncate(ev.Message)
 	if len(s.Outbox) >= coalesceAbove && ev.Kind == ferry.EventPhaseChanged && ev.Promotion != nil {
 		id := ev.Promotion.ID
 		s.Outbox = slices.DeleteFunc(s.Outbox, func(it outboxItem) bool {
@@ -80,12 +88,6 @@ func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 		return false, err
 	}
 	d.metrics.outbox(p.cfg.Name, len(st.Outbox))
-	if st.Dropped > 0 {
-		d.log.WarnContext(ctx, "chat events were dropped while chat was unreachable", "pipeline", p.cfg.Name, "dropped", st.Dropped)
-		if err := d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error { st.Dropped = 0; return nil }); err != nil {
-			return false, err
-		}
-	}
 	if len(st.Outbox) == 0 {
 		return false, nil
 	}
@@ -100,9 +102,29 @@ func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 	}
 	err = d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error {
 		st.Outbox = slices.DeleteFunc(st.Outbox, func(it outboxItem) bool { return it.ID == item.ID })
+		// Chat works again: say in the thread just delivered to how many
+		// events an outage cost.
+		if st.Dropped > 0 {
+			ev := item.Event
+			st.enqueue(ferry.Event{Kind: ferry.EventError, Time: time.Now(), Pipeline: ev.Pipeline, Revision: ev.Revision,
+				Message: fmt.Sprintf("%d chat events were dropped while chat was unreachable; `ferry history` has every promotion", st.Dropped)})
+			st.Dropped = 0
+		}
 		return nil
 	})
 	return err == nil, err
+}
+
+// truncate cuts s to maxEventText bytes on a rune boundary, marking the cut.
+func truncate(s string) string {
+	if len(s) <= maxEventText {
+		return s
+	}
+	cut := maxEventText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "\n… (truncated)"
 }
 
 // drain delivers until the outbox is empty or delivery fails; for --once.

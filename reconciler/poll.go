@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -10,10 +11,16 @@ import (
 
 // poll follows the pipeline's branch until ctx ends: it reads the head on a
 // jittered interval and at once after a nudge, and records a new head in the
-// state for the first environment to take.
-func (d *Daemon) poll(ctx context.Context, p *pipelineRun) {
+// state for the first environment to take. Finding another replica in the
+// fence ends the term through depose.
+func (d *Daemon) poll(ctx context.Context, p *pipelineRun, depose context.CancelCauseFunc) {
 	for {
-		if err := d.pollOnce(ctx, p); err != nil && ctx.Err() == nil {
+		err := d.pollOnce(ctx, p)
+		switch {
+		case errors.Is(err, errDeposed):
+			depose(err)
+			return
+		case err != nil && ctx.Err() == nil:
 			d.log.WarnContext(ctx, "reading the branch head failed", "pipeline", p.cfg.Name, "err", err)
 		}
 		t := time.NewTimer(jitter(p.cfg.Source.Interval, 0.1))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection"
@@ -98,7 +99,7 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 				OnStartedLeading: func(leaseCtx context.Context) {
 					started.Store(true)
 					defer close(finished)
-					actCtx, cancel := context.WithCancel(leaseCtx)
+					actCtx, cancel := context.WithCancel(context.WithValue(leaseCtx, leaseKey{}, leaseCtx))
 					defer cancel()
 					defer context.AfterFunc(ctx, cancel)()
 					bodyErr = body(actCtx)
@@ -140,4 +141,41 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 		}
 	}
 	return nil
+}
+
+// Bounds of the work done after ferry is told to stop.
+const (
+	// shutdownGrace is how long a Helm operation in flight may go on after
+	// ferry is told to stop, so a stop does not leave a half-applied
+	// release marked failed; it stays under Kubernetes' default 30s
+	// termination grace period.
+	shutdownGrace = 20 * time.Second
+	// recordTimeout bounds the state write that records what an action
+	// did after ferry was told to stop.
+	recordTimeout = 5 * time.Second
+)
+
+// leaseKey carries the leadership term's context in the acting context.
+type leaseKey struct{}
+
+// helmContext is the context of a Helm operation started under ctx. It ends
+// at once when the lease is lost (a deposed leader must stop acting), but
+// when ferry is told to stop it lets the operation finish for up to
+// shutdownGrace: the lease is held until it has.
+func helmContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	lease, ok := ctx.Value(leaseKey{}).(context.Context)
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	hctx, cancel := context.WithCancel(lease)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(shutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-hctx.Done():
+		}
+	})
+	return hctx, func() { stop(); cancel() }
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,8 +39,23 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 	// results are outcomes of actions, carried until a write records them.
 	var results []promote.Event
 	var notes []ferry.Event
+	// interrupted is an action's error, returned once the results of the
+	// actions before it are recorded.
+	var interrupted error
 	for {
-		st, rv, err := d.store.load(ctx, k.pipeline)
+		// Once ctx has ended (ferry stopping, or the lease lost), what the
+		// last action did is still recorded, on a short context of its own,
+		// and nothing more is observed or done.
+		sctx, stopping := ctx, ctx.Err() != nil
+		if stopping {
+			if len(results) == 0 && len(notes) == 0 {
+				return ctx.Err()
+			}
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+			defer cancel()
+		}
+		st, rv, err := d.store.load(sctx, k.pipeline)
 		if err != nil {
 			return err
 		}
@@ -51,10 +67,13 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 		outboxBefore := st.OutboxSeq
 		prevSucceeded := es.LastSucceeded.SHA
 
-		flags := d.peekFlags(k)
-		obs, err := d.observe(ctx, p, e, st, es, flags)
-		if err != nil {
-			return err
+		var flags stepFlags
+		var obs observation
+		if !stopping {
+			flags = d.peekFlags(k)
+			if obs, err = d.observe(ctx, p, e, st, es, flags); err != nil {
+				return err
+			}
 		}
 		events := append(append([]promote.Event(nil), results...), obs.events...)
 		s, actions := es.State, []promote.Action(nil)
@@ -84,14 +103,23 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 			}
 		}
 		after, _ := json.Marshal(es)
-		if bytes.Equal(before, after) && st.OutboxSeq == outboxBefore {
+		if bytes.Equal(before, after) && st.OutboxSeq == outboxBefore && !acting(actions) {
 			d.clearFlags(k, flags)
+			for _, a := range actions {
+				if a.Kind == promote.ActionWake {
+					d.wakeAt(k, a.At)
+				}
+			}
 			return nil
 		}
+		// An action on the cluster is preceded by a write even when the
+		// state is unchanged (a restart resuming Applying): the write,
+		// conditional on the version read, is the fence that proves this
+		// replica still leads.
 		if d.beforeIntent != nil {
 			d.beforeIntent(k)
 		}
-		if _, err := d.store.save(ctx, st, rv); errors.Is(err, errStale) {
+		if _, err := d.store.save(sctx, st, rv); errors.Is(err, errStale) {
 			continue
 		} else if err != nil {
 			return err
@@ -110,6 +138,10 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 				d.enqueue(envKey{k.pipeline, down})
 			}
 		}
+		if stopping || interrupted != nil {
+			d.setFlags(k, stepFlags{restart: true})
+			return cmp.Or(interrupted, ctx.Err())
+		}
 		done := map[string]bool{}
 		for _, a := range actions {
 			// Two events of one step may ask for the same action (a
@@ -122,8 +154,13 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 			ev, n, err := d.perform(ctx, log, p, e, es.State, a, k)
 			if err != nil {
 				// The intent is recorded: the next attempt resumes it.
+				// What the earlier actions did is recorded first.
 				d.setFlags(k, stepFlags{restart: true})
-				return err
+				if len(results) == 0 && len(notes) == 0 {
+					return err
+				}
+				interrupted = err
+				break
 			}
 			if ev != nil {
 				results = append(results, *ev)
@@ -159,6 +196,16 @@ func (d *Daemon) perform(ctx context.Context, log *slog.Logger, p *pipelineRun, 
 	}
 	ev.Time = time.Now()
 	return &ev, notes, nil
+}
+
+// acting reports whether any action reaches the cluster or Git.
+func acting(actions []promote.Action) bool {
+	for _, a := range actions {
+		if a.Kind != promote.ActionNotify && a.Kind != promote.ActionWake {
+			return true
+		}
+	}
+	return false
 }
 
 // endedSince lists the promotions that reached history between two states.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	ferry "github.com/ferry-gitops/ferry"
@@ -162,6 +163,13 @@ func (c *Client) judge(ctx context.Context, ref ferry.ObjectRef, u *unstructured
 	if oh.Status == ferry.HealthHealthy || !hasPods(gk) {
 		return oh, nil
 	}
+	// The controller's refusal to create pods (a quota exceeded, a policy
+	// denied) leaves no pod to read a reason from; the Deployment and
+	// ReplicaSet carry it as their ReplicaFailure condition. It may clear
+	// as old pods go, so it is not fatal on its own.
+	if f := replicaFailure(u); f != "" {
+		oh.Reason = joinReason(oh.Reason, f)
+	}
 	pods, err := c.currentPods(ctx, u)
 	if err != nil {
 		return oh, err
@@ -180,4 +188,20 @@ func joinReason(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// replicaFailure is the reason and message of a workload's ReplicaFailure
+// condition when it is true, else "".
+func replicaFailure(u *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != "ReplicaFailure" || m["status"] != "True" {
+			continue
+		}
+		reason, _ := m["reason"].(string)
+		msg, _ := m["message"].(string)
+		return strings.TrimSpace(reason + ": " + msg)
+	}
+	return ""
 }

@@ -219,6 +219,10 @@ func (t *transition) approval() {
 		if ap.Reason != "" {
 			reason += ": " + ap.Reason
 		}
+		// The recorded approval gate says so too, not the Pending it had.
+		g := ApprovalGate(*t.rules.Approval, p.Revision.SHA, p.Approvals)
+		g.Started, g.Ended = t.e.Time, t.e.Time
+		setGate(p, g)
 		if queued {
 			t.endQueued(p, ferry.PhaseRejected, reason)
 			return

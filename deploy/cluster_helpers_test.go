@@ -84,7 +84,7 @@ func testClient(t testing.TB, c *localcluster.Shared, ns, release string, change
 		change(&target)
 	}
 	log := &requestLog{}
-	cl, err := newClient(target, log.wrap)
+	cl, err := newClient(target, log.wrap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,14 @@ func (d *deployRelease) Apply(ctx context.Context, r *ferry.Rendered, rev ferry.
 	return res.Revision, nil
 }
 
+func (d *deployRelease) Reapply(ctx context.Context, r *ferry.Rendered, rev ferry.Revision) (int, error) {
+	res, err := d.Client.Reapply(ctx, rev, r)
+	if err != nil {
+		return 0, err
+	}
+	return res.Revision, nil
+}
+
 func (d *deployRelease) Rollback(ctx context.Context) error {
 	res, err := d.Client.Rollback(ctx, d.healthTimeout)
 	if err != nil {

@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ferry-gitops/ferry"
+	"github.com/ferry-gitops/ferry/config"
 	"github.com/ferry-gitops/ferry/promote"
 )
 
@@ -16,6 +19,9 @@ type observation struct {
 	events []promote.Event
 	// notes are chat events that do not go through the state machine.
 	notes []ferry.Event
+	// correct is the render to re-apply because the live release drifted
+	// from it (drift: correct); done after the step's write.
+	correct *ferry.Rendered
 }
 
 // observe turns what is due for environment e into state machine events:
@@ -99,8 +105,9 @@ func (d *Daemon) candidate(ctx context.Context, p *pipelineRun, e *envRun, es *e
 }
 
 // checkDrift compares an idle environment's live release with the render of
-// what it runs. Each distinct drift is told once; drift: correct is reported
-// the same way, since re-applying an unchanged digest needs deploy's support.
+// what it runs. Each distinct drift is told once; with drift: correct the
+// render is re-applied at every check that still finds it, so a correction
+// that failed is tried again at the next resync.
 func (d *Daemon) checkDrift(ctx context.Context, p *pipelineRun, e *envRun, es *envState, o *observation) error {
 	if es.Active != nil || es.Held || es.CurrentDigest == "" {
 		return nil
@@ -121,6 +128,10 @@ func (d *Daemon) checkDrift(ctx context.Context, p *pipelineRun, e *envRun, es *
 		es.Drift = ""
 		return nil
 	}
+	correct := e.cfg.Drift == config.DriftCorrect
+	if correct {
+		o.correct = r
+	}
 	sum := sha256.Sum256([]byte(diff))
 	fp := hex.EncodeToString(sum[:8])
 	if fp == es.Drift {
@@ -128,9 +139,28 @@ func (d *Daemon) checkDrift(ctx context.Context, p *pipelineRun, e *envRun, es *
 	}
 	es.Drift = fp
 	msg := "live objects differ from revision " + es.Current.Short()
+	if correct {
+		msg += "; re-applying it (drift: correct)"
+	}
 	o.notes = append(o.notes, ferry.Event{
 		Kind: ferry.EventDrift, Time: time.Now(), Pipeline: p.cfg.Name, Environment: e.cfg.Name,
 		Revision: es.Current, Message: msg, Diff: diff,
 	})
+	return nil
+}
+
+// correctDrift re-applies r, what the environment runs, and marks the new
+// Helm revision good: its content is the revision that passed verification.
+func (d *Daemon) correctDrift(ctx context.Context, log *slog.Logger, e *envRun, rev ferry.Revision, r *ferry.Rendered) error {
+	hctx, cancel := helmContext(ctx)
+	defer cancel()
+	helmRev, err := e.releaser.Reapply(hctx, r, rev)
+	if err != nil {
+		return fmt.Errorf("re-apply %s to %s to correct drift: %w", rev.Short(), e.cfg.Name, err)
+	}
+	if err := e.releaser.MarkGood(hctx, helmRev); err != nil {
+		return fmt.Errorf("mark Helm revision %d of %s good: %w", helmRev, e.cfg.Name, err)
+	}
+	log.InfoContext(ctx, "drift corrected", "revision", rev.Short(), "helmRevision", helmRev)
 	return nil
 }

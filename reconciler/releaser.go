@@ -21,6 +21,10 @@ type Releaser interface {
 	// with r's digest it changes nothing: calling it again after a restart
 	// is safe. A release left pending by a dead process is recovered first.
 	Apply(ctx context.Context, r *ferry.Rendered, rev ferry.Revision) (helmRevision int, err error)
+	// Reapply upgrades the release to r as a new Helm revision even when
+	// the deployed one has r's digest, putting objects changed by hand
+	// back; it returns that revision.
+	Reapply(ctx context.Context, r *ferry.Rendered, rev ferry.Revision) (helmRevision int, err error)
 	// MarkGood records a Helm revision that passed verification: the one a
 	// later Rollback returns to.
 	MarkGood(ctx context.Context, helmRevision int) error

@@ -103,7 +103,7 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 			}
 		}
 		after, _ := json.Marshal(es)
-		if bytes.Equal(before, after) && st.OutboxSeq == outboxBefore && !acting(actions) {
+		if bytes.Equal(before, after) && st.OutboxSeq == outboxBefore && !acting(actions) && obs.correct == nil {
 			d.clearFlags(k, flags)
 			for _, a := range actions {
 				if a.Kind == promote.ActionWake {
@@ -136,6 +136,11 @@ func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
 		if es.LastSucceeded.SHA != prevSucceeded {
 			for _, down := range e.downstream {
 				d.enqueue(envKey{k.pipeline, down})
+			}
+		}
+		if obs.correct != nil && !stopping {
+			if err := d.correctDrift(ctx, log, e, es.Current, obs.correct); err != nil {
+				return err
 			}
 		}
 		if stopping || interrupted != nil {

@@ -25,8 +25,9 @@ const (
 	AuthorEmail = "dana@vibecode.example"
 )
 
-// Edit changes one file of the repository in a commit: either one YAML value
-// (Key and Value) or one piece of text (Old and New).
+// Edit changes one file of the repository in a commit: one YAML value (Key
+// and Value), one piece of text (Old and New) or the whole file (Content,
+// which may create it).
 type Edit struct {
 	File string
 	// Key is a dotted path of mapping keys (codeServer.resources.requests.cpu);
@@ -35,7 +36,12 @@ type Edit struct {
 	Key, Value string
 	// Old, which must occur exactly once in the file, is replaced by New.
 	Old, New string
+	// Content, when neither Key nor Old is set, is the file's new content.
+	Content string
 }
+
+// WriteFile is an Edit giving file the content, creating it if needed.
+func WriteFile(file, content string) Edit { return Edit{File: file, Content: content} }
 
 // SetValue is an Edit setting one YAML value of file.
 func SetValue(file, key, value string) Edit { return Edit{File: file, Key: key, Value: value} }
@@ -45,10 +51,13 @@ func Replace(file, old, new string) Edit { return Edit{File: file, Old: old, New
 
 // String says what the edit does, for logs.
 func (e Edit) String() string {
-	if e.Key != "" {
+	switch {
+	case e.Key != "":
 		return fmt.Sprintf("%s: %s = %s", e.File, e.Key, e.Value)
+	case e.Old != "":
+		return fmt.Sprintf("%s: text edited", e.File)
 	}
-	return fmt.Sprintf("%s: text edited", e.File)
+	return fmt.Sprintf("%s: written", e.File)
 }
 
 // Head is the SHA the tracked branch points at.
@@ -91,7 +100,9 @@ func (w *World) Push(ctx context.Context, message string, edits ...Edit) (string
 	var order []string
 	for _, e := range edits {
 		content, ok := changed[e.File]
-		if !ok {
+		if !ok && e.Key == "" && e.Old == "" {
+			order = append(order, e.File)
+		} else if !ok {
 			var err error
 			if content, err = w.FileAt(ctx, branch, e.File); err != nil {
 				return "", err
@@ -138,6 +149,9 @@ func (w *World) Revert(ctx context.Context, sha, message string) (string, error)
 }
 
 func applyEdit(content string, e Edit) (string, error) {
+	if e.Key == "" && e.Old == "" {
+		return e.Content, nil
+	}
 	if e.Key == "" {
 		if n := strings.Count(content, e.Old); n != 1 {
 			return "", fmt.Errorf("the text to replace occurs %d times, want once", n)

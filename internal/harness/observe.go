@@ -194,25 +194,34 @@ func (w *World) Deployed(ctx context.Context, env string) (HelmRevision, error) 
 	return HelmRevision{}, fmt.Errorf("harness: no deployed Helm revision in %s (%d records)", env, len(hist))
 }
 
-// CPURequest reads the live CPU request of a container of the chart's
-// Deployment <release>-<component> in env, as the API server stores it.
-func (w *World) CPURequest(ctx context.Context, env, component, container string) (string, error) {
+// Container reads a container of the chart's Deployment
+// <release>-<component> in env as the API server stores it.
+func (w *World) Container(ctx context.Context, env, component, container string) (corev1.Container, error) {
 	e, err := w.Environment(env)
 	if err != nil {
-		return "", err
+		return corev1.Container{}, err
 	}
 	name := e.Release + "-" + component
 	d, err := w.Kube.AppsV1().Deployments(e.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("harness: Deployment %s/%s: %w", e.Namespace, name, err)
+		return corev1.Container{}, fmt.Errorf("harness: Deployment %s/%s: %w", e.Namespace, name, err)
 	}
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == container {
-			q := c.Resources.Requests.Cpu()
-			return q.String(), nil
+			return c, nil
 		}
 	}
-	return "", fmt.Errorf("harness: Deployment %s/%s has no container %s", e.Namespace, name, container)
+	return corev1.Container{}, fmt.Errorf("harness: Deployment %s/%s has no container %s", e.Namespace, name, container)
+}
+
+// CPURequest reads the live CPU request of a container of the chart's
+// Deployment <release>-<component> in env.
+func (w *World) CPURequest(ctx context.Context, env, component, container string) (string, error) {
+	c, err := w.Container(ctx, env, component, container)
+	if err != nil {
+		return "", err
+	}
+	return c.Resources.Requests.Cpu().String(), nil
 }
 
 // ReplicaFailures returns the messages of the ReplicaFailure conditions

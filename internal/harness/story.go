@@ -100,8 +100,9 @@ type Story struct {
 
 // Step is one part of the story: a title and what it does and checks.
 type Step struct {
-	Title string
-	Run   func(ctx context.Context) error
+	// Name is short and stable, for test names; Title says what happens.
+	Name, Title string
+	Run         func(ctx context.Context) error
 }
 
 // NewStory returns the story for w, narrating to out.
@@ -112,23 +113,23 @@ func NewStory(w *World, out io.Writer) *Story {
 // Steps lists the story in order. Each step depends on the ones before.
 func (s *Story) Steps() []Step {
 	return []Step{
-		{"the first revision deploys to dev, passes staging's gates and waits for approval in prod", s.first},
-		{"alice clicks Approve in Slack and prod deploys that revision", s.approve},
-		{"the seed's upgrade: code-server's CPU request in dev 100m → 200m flows dev → staging → prod", s.cpu},
-		{"an image tag typo in dev fails dev's health gate (ImagePullBackOff) and goes no further", s.badImage},
-		{"the typo is reverted and dev is healthy again", s.revertOf(RevBadImage, RevBadImageRevert, "dev")},
-		{"requests beyond dev's quota: the API server refuses the pods and dev's health gate fails", s.overQuota},
-		{"the quota change is reverted", s.revertOf(RevOverQuota, RevOverQuotaRevert, "dev")},
-		{"ferry restarts with dev's quota-fit gate on, as the fixture has it: the same change stops before apply", s.quotaFit},
-		{"the gated quota change is reverted", s.revertOf(RevQuotaFit, RevQuotaFitRevert, "")},
-		{"a mis-indented values-dev.yaml is refused at render with file:line; every environment keeps its last good revision", s.brokenValues},
-		{"the values file is repaired", s.revertOf(RevBrokenValues, RevBrokenRevert, "")},
-		{"a chart change that baseline admits passes dev; staging's restricted policy stops it before apply", s.chown},
-		{"the capability is reverted", s.revertOf(RevChown, RevChownRevert, "dev")},
-		{"an image typo in values-staging.yaml alone: dev is a no-op, staging fails health and rolls back", s.stagingTypo},
-		{"the staging typo is reverted", s.revertOf(RevStagingTypo, RevStagingTypoRev, "")},
-		{"a prod-only change waits for approval and bob clicks Reject", s.reject},
-		{"prod runs the approved revision only", s.prodApprovedOnly},
+		{"first", "the first revision deploys to dev, passes staging's gates and waits for approval in prod", s.first},
+		{"approve", "alice clicks Approve in Slack and prod deploys that revision", s.approve},
+		{"cpu", "the seed's upgrade: code-server's CPU request in dev 100m → 200m flows dev → staging → prod", s.cpu},
+		{"bad-image", "an image tag typo in dev fails dev's health gate (ImagePullBackOff) and goes no further", s.badImage},
+		{"bad-image-revert", "the typo is reverted and dev is healthy again", s.revertOf(RevBadImage, RevBadImageRevert, "dev")},
+		{"over-quota", "requests beyond dev's quota: the API server refuses the pods and dev's health gate fails", s.overQuota},
+		{"over-quota-revert", "the quota change is reverted", s.revertOf(RevOverQuota, RevOverQuotaRevert, "dev")},
+		{"quota-fit-restart", "ferry restarts with dev's quota-fit gate on, as the fixture has it: the same change stops before apply", s.quotaFit},
+		{"quota-fit-revert", "the gated quota change is reverted", s.revertOf(RevQuotaFit, RevQuotaFitRevert, "")},
+		{"broken-values", "a mis-indented values-dev.yaml is refused at render with file:line; every environment keeps its last good revision", s.brokenValues},
+		{"broken-values-revert", "the values file is repaired", s.revertOf(RevBrokenValues, RevBrokenRevert, "")},
+		{"chown", "a chart change that baseline admits passes dev; staging's restricted policy stops it before apply", s.chown},
+		{"chown-revert", "the capability is reverted", s.revertOf(RevChown, RevChownRevert, "dev")},
+		{"staging-typo", "an image typo in values-staging.yaml alone: dev is a no-op, staging fails health and rolls back", s.stagingTypo},
+		{"staging-typo-revert", "the staging typo is reverted", s.revertOf(RevStagingTypo, RevStagingTypoRev, "")},
+		{"reject", "a prod-only change waits for approval and bob clicks Reject", s.reject},
+		{"prod-approved-only", "prod runs the approved revision only", s.prodApprovedOnly},
 	}
 }
 

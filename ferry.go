@@ -26,8 +26,14 @@ type Revision struct {
 	Time time.Time `json:"time,omitzero"`
 	// ChangedFiles lists the repository paths changed since the revision the
 	// environment ran before, so chat can say "values-prod.yaml changed".
-	ChangedFiles []string `json:"changedFiles,omitempty"`
+	// It holds at most MaxChangedFiles paths, sorted; ChangedFilesMore counts
+	// the rest, so a commit of generated files cannot swell durable state.
+	ChangedFiles     []string `json:"changedFiles,omitempty"`
+	ChangedFilesMore int      `json:"changedFilesMore,omitempty"`
 }
+
+// MaxChangedFiles bounds Revision.ChangedFiles.
+const MaxChangedFiles = 100
 
 // Short returns the abbreviated SHA that people read in chat and tables.
 func (r Revision) Short() string {

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,32 @@ func TestStatusText(t *testing.T) {
 		if got := statusText(&tc.p); got != tc.want {
 			t.Errorf("statusText(%s) = %q, want %q", tc.p.Phase, got, tc.want)
 		}
+	}
+}
+
+// The notification text is what a phone shows: a long failure reason in dev
+// must not push staging and prod out of it, and the files beyond what the
+// revision listed are counted with the rest.
+func TestParentNotificationKeepsEveryEnvironment(t *testing.T) {
+	reason := "❌ verification failed: health: not healthy within 20s: 16/17 ready: Deployment/vibecode-dev/vibecode-dev-code-server Unhealthy " + strings.Repeat("x", 300)
+	st := applyEvent(MessageState{Key: MessageKey{Pipeline: "web", Revision: "de9aa4612345"}},
+		ferry.Event{Environment: "dev", Revision: ferry.Revision{SHA: "de9aa4612345", ChangedFiles: []string{"a", "b", "c", "d", "e", "f", "g"}, ChangedFilesMore: 93}},
+		[]string{"dev", "staging", "prod"}, time.UTC)
+	st.Envs[0].Status = reason
+	blocks, text := parentMessage(st)
+	want := "web · de9aa46 · dev ❌ verification failed: health: not healthy within 20s: 16/1… · staging · not yet · prod · not yet"
+	if text != want {
+		t.Errorf("notification text\n got %q\nwant %q", text, want)
+	}
+	if st.ChangedMore != 95 {
+		t.Errorf("ChangedMore = %d, want 95 (2 unlisted by chat + 93 unlisted by the revision)", st.ChangedMore)
+	}
+	var all strings.Builder
+	for _, b := range blocks {
+		j, _ := json.Marshal(b)
+		all.Write(j)
+	}
+	if !strings.Contains(all.String(), strings.Repeat("x", 300)) {
+		t.Error("the message's blocks lost the whole status")
 	}
 }

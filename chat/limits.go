@@ -108,9 +108,15 @@ func capBlocks(blocks []slack.Block) []slack.Block {
 
 // fallback is the notification text for a message, cut short on one line.
 func fallback(s string) string {
+	return ellipsize(s, maxFallbackChars)
+}
+
+// ellipsize puts s on one line and cuts it to n runes, ending in "…" when
+// it was longer.
+func ellipsize(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
-	if utf8.RuneCountInString(s) <= maxFallbackChars {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return cutRunes(s, maxFallbackChars-1) + "…"
+	return cutRunes(s, n-1) + "…"
 }

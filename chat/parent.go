@@ -62,10 +62,15 @@ func parentMessage(st MessageState) ([]slack.Block, string) {
 		if e.AwaitingApproval && st.Superseded == "" {
 			blocks = append(blocks, approvalButtons(st.Key, e.Name))
 		}
-		summary = append(summary, e.Name+" "+e.Status)
+		summary = append(summary, e.Name+" "+ellipsize(e.Status, maxBriefStatus))
 	}
 	return capBlocks(blocks), fallback(strings.Join(summary, " · "))
 }
+
+// maxBriefStatus bounds one environment's status in the notification text,
+// so a long failure reason cannot push the environments after it out of the
+// preview; the message's blocks carry the whole status.
+const maxBriefStatus = 60
 
 // approvalButtons are the Approve and Reject buttons for one environment.
 func approvalButtons(key MessageKey, env string) *slack.ActionBlock {

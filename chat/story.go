@@ -24,7 +24,7 @@ func applyEvent(st MessageState, ev ferry.Event, order []string, loc *time.Locat
 	}
 	if files := ev.Revision.ChangedFiles; len(files) > 0 && len(st.Changed) == 0 {
 		n := min(len(files), maxChanged)
-		st.Changed, st.ChangedMore = slices.Clone(files[:n]), len(files)-n
+		st.Changed, st.ChangedMore = slices.Clone(files[:n]), len(files)-n+ev.Revision.ChangedFilesMore
 	}
 	st.Envs = orderEnvs(st.Envs, order)
 

@@ -138,6 +138,21 @@ func Diff(live []ferry.Object, rendered *ferry.Rendered) *Changes {
 	return out
 }
 
+// DiffRenders compares two renders of one release, as Diff would compare
+// them had prev been applied: what a revision changes against the one an
+// environment runs, shown in chat without a read of the cluster. Secret data
+// is masked on both sides.
+func DiffRenders(prev, next *ferry.Rendered) *Changes {
+	stored := make([]ferry.Object, len(prev.Objects))
+	for i, o := range prev.Objects {
+		if o.Kind == "Secret" && schema.FromAPIVersionAndKind(o.APIVersion, o.Kind).Group == "" {
+			o.Content = secretAsStored(o.Content)
+		}
+		stored[i] = o
+	}
+	return Diff(stored, next)
+}
+
 // objectKey identifies an object across API versions of its group.
 func objectKey(r ferry.ObjectRef) string {
 	gv, _ := schema.ParseGroupVersion(r.APIVersion)

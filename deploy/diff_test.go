@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -137,5 +138,49 @@ func TestDiffAgainstLiveObjects(t *testing.T) {
 				t.Errorf("diff shows Secret data")
 			}
 		})
+	}
+}
+
+// Chat shows what a revision changes against the one an environment runs by
+// comparing the two renders: a rotated Secret is named with its value
+// masked on both sides, and a replica change is shown as it is.
+func TestDiffRendersMasksSecrets(t *testing.T) {
+	render := func(password string, replicas int) *ferry.Rendered {
+		objs, err := manifestObjects(`# Source: web/templates/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata:
+  name: web-db
+stringData:
+  password: ` + password + `
+---
+# Source: web/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: ` + fmt.Sprint(replicas) + `
+---
+# Source: web/templates/role.yaml
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: web-reader
+rules: []
+`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ferry.Rendered{Release: "web", Namespace: "shop", Objects: objs}
+	}
+	got := DiffRenders(render("old-pa55word", 2), render("new-pa55word", 3)).String()
+	want := "~ Secret/web-db\n    ~ data.password: <masked> -> <masked>\n" +
+		"~ Deployment/web\n    ~ spec.replicas: 2 -> 3\n"
+	if got != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
+	}
+	if same := DiffRenders(render("p", 2), render("p", 2)); !same.Empty() {
+		t.Errorf("identical renders differ:\n%s", same)
 	}
 }

@@ -72,7 +72,21 @@ func decodeObject(doc, template string) (ferry.Object, bool, error) {
 	if len(content) == 0 {
 		return ferry.Object{}, false, nil
 	}
-	return ferry.Object{ObjectRef: refOf(content), Template: template, Content: content}, true, nil
+	ref := refOf(content)
+	var missing []string
+	if ref.APIVersion == "" {
+		missing = append(missing, "apiVersion")
+	}
+	if ref.Kind == "" {
+		missing = append(missing, "kind")
+	}
+	if len(missing) > 0 {
+		// Helm's template command lets such a document through, and the
+		// install then fails with "kind not set" naming no template: say
+		// which template, before anything is applied.
+		return ferry.Object{}, false, fmt.Errorf("%s renders an object without %s (name %q)", template, strings.Join(missing, " and "), ref.Name)
+	}
+	return ferry.Object{ObjectRef: ref, Template: template, Content: content}, true, nil
 }
 
 // refOf names an object by the fields of its content.

@@ -124,10 +124,10 @@ func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, e
 		KubeVersion: caps.KubeVersion,
 	}
 	if out.Objects, err = manifestObjects(rel.Manifest); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
 	}
 	if out.Hooks, err = hookObjects(rel.Hooks); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
 	}
 
 	final, err := chartutil.CoalesceValues(chrt, copyValues(user).(map[string]any))

@@ -267,6 +267,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			`render charts/broken: template: broken/templates/bad.yaml:6:18: executing "broken/templates/bad.yaml" at <.Values.database.host>: nil pointer evaluating interface {}.host`},
 		{"schema error names the key path", renderCase{chart: "charts/app", files: []string{"envs/values-schema-bad.yaml"}},
 			"render charts/app: values don't meet the specifications of the schema(s) in the following chart(s):\napp:\n- at '/replicas': got string, want integer\n"},
+		{"object without kind", renderCase{chart: "charts/nokind"},
+			`render charts/nokind: nokind/templates/nokind.yaml renders an object without kind (name "web-nokind")`},
 		{"bad --set", renderCase{chart: "charts/app", set: []string{"a.b"}},
 			`--set "a.b": key "b" has no value`},
 	}

@@ -14,7 +14,8 @@ import (
 // Snapshot gives the files of commit sha, read from the cached Git objects
 // without a work tree, and the revision that describes it. When since is a
 // SHA (the revision an environment ran before), ChangedFiles lists the paths
-// that differ between the two, sorted; since "" leaves it empty.
+// that differ between the two, sorted and capped at ferry.MaxChangedFiles;
+// since "" leaves it empty.
 //
 // The commit must have been fetched (ErrRevisionNotFound otherwise). The
 // returned fs.FS follows symbolic links that stay inside the tree and refuses
@@ -39,10 +40,12 @@ func (s *Source) Snapshot(ctx context.Context, sha, since string) (fs.FS, ferry.
 	}
 	rev := revisionOf(commit)
 	if since != "" && since != sha {
-		rev.ChangedFiles, err = changedFiles(ctx, repo, since, tree)
+		files, err := changedFiles(ctx, repo, since, tree)
 		if err != nil {
 			return nil, ferry.Revision{}, fmt.Errorf("snapshot %s: files changed since %s: %w", sha, since, err)
 		}
+		n := min(len(files), ferry.MaxChangedFiles)
+		rev.ChangedFiles, rev.ChangedFilesMore = files[:n:n], len(files)-n
 	}
 	return newTreeFS(repo.Storer, tree, rev.Time), rev, nil
 }

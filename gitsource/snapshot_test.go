@@ -3,6 +3,7 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/internal/gitserver"
 )
 
@@ -167,5 +169,28 @@ func TestSnapshotErrors(t *testing.T) {
 				t.Errorf("errors.Is(ErrRevisionNotFound) = %v", !tc.notFound)
 			}
 		})
+	}
+}
+
+// A commit of generated files must not swell the revision that durable state
+// keeps for every promotion: the list stops at ferry.MaxChangedFiles, sorted,
+// and the rest are counted.
+func TestSnapshotCapsChangedFiles(t *testing.T) {
+	srv := must(gitserver.New(t.TempDir())).get(t)
+	repo := must(srv.CreateRepo("deploy")).get(t)
+	first := must(repo.Commit("chart", gitserver.WithFile("values.yaml", "a: 1\n"))).get(t)
+	const total = ferry.MaxChangedFiles + 57
+	var opts []gitserver.CommitOption
+	for i := range total {
+		opts = append(opts, gitserver.WithFile(fmt.Sprintf("docs/page-%04d.md", i), "page\n"))
+	}
+	second := must(repo.Commit("docs", opts...)).get(t)
+	src, _ := fetched(t, repo)
+	_, rev := snapshot(t, src, second, first)
+	if len(rev.ChangedFiles) != ferry.MaxChangedFiles || rev.ChangedFilesMore != 57 {
+		t.Fatalf("changed files: %d listed and %d more, want %d and 57", len(rev.ChangedFiles), rev.ChangedFilesMore, ferry.MaxChangedFiles)
+	}
+	if rev.ChangedFiles[0] != "docs/page-0000.md" || rev.ChangedFiles[ferry.MaxChangedFiles-1] != fmt.Sprintf("docs/page-%04d.md", ferry.MaxChangedFiles-1) {
+		t.Errorf("changed files run from %s to %s, want the first %d in order", rev.ChangedFiles[0], rev.ChangedFiles[len(rev.ChangedFiles)-1], ferry.MaxChangedFiles)
 	}
 }

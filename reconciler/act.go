@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-gitops/ferry"
+	"github.com/ferry-gitops/ferry/deploy"
 	"github.com/ferry-gitops/ferry/promote"
 )
 
@@ -46,6 +47,7 @@ func (d *Daemon) act(ctx context.Context, p *pipelineRun, e *envRun, s promote.S
 		if s.Current.SHA != "" && s.Current.SHA != pr.Revision.SHA {
 			if cur, err := p.render(ctx, e, s.Current.SHA); err == nil {
 				diff.Previous = &cur.Summary
+				diff.Diff = deploy.DiffRenders(cur, r).String()
 			}
 		}
 		notes := []ferry.Event{d.note(p, e, pr, diff)}

@@ -191,7 +191,7 @@ func TestAPI(t *testing.T) {
 		{
 			name: "approve a short SHA not waiting is 409 naming what waits", method: "POST", path: prod + "/approve", token: aliceToken,
 			body: `{"revision":"1a2b3c"}`, wantStatus: 409,
-			assert: wantError("conflict: 1a2b3c is not waiting in prod; 9f8e7d6 is"),
+			assert: wantError("1a2b3c is not waiting for approval in prod (9f8e7d6 is): conflict"),
 		},
 		{
 			name: "approve in an unknown environment is 404", method: "POST", path: "/api/v1/pipelines/shop/environments/qa/approve", token: aliceToken,

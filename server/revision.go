@@ -31,9 +31,9 @@ func (s *Server) waitingRevision(r *http.Request, pipeline, env, rev string) (st
 		return a.Revision.SHA, nil
 	}
 	if a != nil && a.Phase == ferry.PhaseWaiting {
-		return "", fmt.Errorf("%w: %s is not waiting in %s; %s is", ferry.ErrConflict, rev, env, a.Revision.Short())
+		return "", fmt.Errorf("%s is not waiting for approval in %s (%s is): %w", rev, env, a.Revision.Short(), ferry.ErrConflict)
 	}
-	return "", fmt.Errorf("%w: %s is not waiting in %s; nothing is", ferry.ErrConflict, rev, env)
+	return "", fmt.Errorf("%s is not waiting for approval in %s (nothing is): %w", rev, env, ferry.ErrConflict)
 }
 
 // upstreamRevision expands a short revision to one that succeeded in the

@@ -400,13 +400,19 @@ func (w *world) api(method, path, token, body string) (int, string) {
 		h.Set("Authorization", "Bearer "+token)
 	}
 	status, text := w.do(request{method: method, path: path, body: body, header: h})
+	return status, errorText(status, text)
+}
+
+// errorText is the message of a refusal: the "error" of a JSON body, else
+// the body itself, trimmed.
+func errorText(status int, body string) string {
 	var e struct {
 		Error string `json:"error"`
 	}
-	if status >= 400 && json.Unmarshal([]byte(text), &e) == nil && e.Error != "" {
-		return status, e.Error
+	if status >= 400 && json.Unmarshal([]byte(body), &e) == nil && e.Error != "" {
+		return e.Error
 	}
-	return status, text
+	return strings.TrimSpace(body)
 }
 
 // liveData reads the data of the release's ConfigMap, "absent" when there
@@ -526,4 +532,13 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// withoutBaseSHAs writes "<base>" for the short SHA of each pipeline's base
+// commit, so a message can be compared whatever the commit's hash.
+func (w *world) withoutBaseSHAs(msg string) string {
+	for _, sha := range w.base {
+		msg = strings.ReplaceAll(msg, short(sha), "<base>")
+	}
+	return msg
 }

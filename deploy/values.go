@@ -77,7 +77,8 @@ func readValuesFile(fsys fs.FS, name, real string) (*valuesFile, error) {
 func userValues(files []*valuesFile, set, setString []string) (map[string]any, error) {
 	base := map[string]any{}
 	for _, f := range files {
-		base = mergeValueMaps(base, f.values)
+		// A copy, because --set writes into the maps it walks.
+		base = mergeValueMaps(base, copyValues(f.values).(map[string]any))
 	}
 	for _, expr := range set {
 		if err := strvals.ParseInto(expr, base); err != nil {

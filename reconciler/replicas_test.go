@@ -242,3 +242,129 @@ func TestDeposedLeaderDoesNotCallHelm(t *testing.T) {
 		})
 	}
 }
+
+// Two replicas; the leader dies hard in the middle of dev's promotion (no
+// request leaves it any more: no state write, no Lease release), so the
+// standby acquires the Lease only once it has expired, resumes the recorded
+// promotion and finishes it, and staging's after it, exactly once: one Helm
+// revision per release, one Slack message for the revision, no thread reply
+// twice.
+func TestStandbyFinishesPromotionOfKilledLeader(t *testing.T) {
+	t.Parallel()
+	envs := []envSpec{{name: "dev"}, {name: "staging", from: "dev"}}
+	cases := []struct {
+		name string
+		// arm installs the hook that kills a (die) at the moment under test.
+		arm func(c *counting, die func())
+		// aApplies is how many times a called Apply on dev before dying.
+		aApplies int32
+		// phase is what dev's promotion is recorded in when a died.
+		phase ferry.Phase
+	}{
+		{
+			name: "killed right after the Applying intent",
+			arm: func(c *counting, die func()) {
+				c.beforeApply = func(context.Context, string) error { die(); return errStop }
+			},
+			aApplies: 0, phase: ferry.PhaseApplying,
+		},
+		{
+			name: "killed after Helm applied, before the result was recorded",
+			arm: func(c *counting, die func()) {
+				c.afterApply = func(context.Context, string) error { die(); return errStop }
+			},
+			aApplies: 1, phase: ferry.PhaseApplying,
+		},
+		{
+			name: "killed while verifying",
+			arm: func(c *counting, die func()) {
+				c.onHealth = func(context.Context, string) error { die(); return errStop }
+			},
+			aApplies: 1, phase: ferry.PhaseVerifying,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, envs, "")
+			a := f.newReplica("a")
+			kill := f.killable(a)
+			var once sync.Once
+			died := make(chan struct{})
+			c.arm(a.releasers["dev"], func() {
+				once.Do(func() {
+					kill()
+					close(died)
+					go a.cancel()
+				})
+			})
+			a.start(t)
+			f.waitLeader(a)
+			b := f.newReplica("b").start(t)
+			sha := f.commit("first", chartFiles())
+
+			select {
+			case <-died:
+			case <-time.After(90 * time.Second):
+				t.Fatal("a never reached the moment it is killed at")
+			}
+			<-waitDone(a)
+			// What a recorded before it died is all there is.
+			if h, err := b.History(context.Background(), "app", "dev", 1); err != nil || len(h) != 1 || h[0].Phase != c.phase || h[0].ID != "app-dev-1" {
+				t.Fatalf("after a died dev records %+v (%v), want app-dev-1 in %s", h, err, c.phase)
+			}
+			if got := f.leaseHolder(); got != "a" {
+				t.Errorf("Lease held by %q right after a died, want a (a dead process releases nothing)", got)
+			}
+
+			f.waitLeader(b)
+			dev := f.waitPhase(b.Daemon, "dev", sha, ferry.PhaseSucceeded)
+			staging := f.waitPhase(b.Daemon, "staging", sha, ferry.PhaseSucceeded)
+			if dev.ID != "app-dev-1" || dev.HelmRevision != 1 {
+				t.Errorf("dev promotion %s with Helm revision %d, want app-dev-1 (resumed) with 1", dev.ID, dev.HelmRevision)
+			}
+			if staging.ID != "app-staging-1" || staging.HelmRevision != 1 {
+				t.Errorf("staging promotion %s with Helm revision %d, want app-staging-1 with 1", staging.ID, staging.HelmRevision)
+			}
+			for _, env := range []string{"dev", "staging"} {
+				if n := f.helmRevisions("app-" + env); n != 1 {
+					t.Errorf("%s has %d Helm revisions, want 1", env, n)
+				}
+			}
+			if got := a.releasers["dev"].applies.Load(); got != c.aApplies {
+				t.Errorf("a called Apply on dev %d times, want %d", got, c.aApplies)
+			}
+			if got := a.releasers["staging"].applies.Load(); got != 0 {
+				t.Errorf("dead a called Apply on staging %d times", got)
+			}
+			if got := b.releasers["staging"].applies.Load(); got != 1 {
+				t.Errorf("b called Apply on staging %d times, want 1", got)
+			}
+			if got := f.configMap("app-staging-cfg").Data["greeting"]; got != "hello staging" {
+				t.Errorf("staging greeting = %q", got)
+			}
+			eventually(t, 60*time.Second, "outbox drained", func() (bool, string) {
+				st, _, err := b.store.load(context.Background(), "app")
+				if err != nil {
+					return false, err.Error()
+				}
+				return len(st.Outbox) == 0, fmt.Sprintf("%d events left", len(st.Outbox))
+			})
+			parents := f.parents()
+			if len(parents) != 1 {
+				t.Fatalf("%d revision messages, want 1", len(parents))
+			}
+			seen := map[string]bool{}
+			for _, r := range f.slack.Replies(parents[0].Channel, parents[0].TS) {
+				id, _ := r.Metadata.EventPayload["reply"].(string)
+				if seen[id] {
+					t.Errorf("thread reply %s posted twice: %s", id, r.Text)
+				}
+				seen[id] = true
+			}
+			if a.IsLeader() || !b.IsLeader() || f.fence() != "b" {
+				t.Errorf("a leads %v, b leads %v, fence names %q; want b alone", a.IsLeader(), b.IsLeader(), f.fence())
+			}
+		})
+	}
+}

@@ -335,6 +335,9 @@ type EnvironmentStatus struct {
 	Paused     bool   `json:"paused,omitempty"`
 	// Active is the promotion in progress, if any.
 	Active *Promotion `json:"active,omitempty"`
+	// Last is the latest ended promotion when none is in progress: its
+	// revision may differ from Current (a rejected or failed one).
+	Last *Promotion `json:"last,omitempty"`
 }
 
 // Errors that callers of the daemon's operations (API, CLI, chat) must tell

@@ -48,7 +48,7 @@ func (d *Daemon) Status(ctx context.Context) ([]ferry.EnvironmentStatus, error) 
 				}
 			case len(es.History) > 0:
 				h := es.History[len(es.History)-1]
-				s.Phase, s.Since = h.Phase, h.Ended
+				s.Last, s.Phase, s.Since = &h, h.Phase, h.Ended
 			}
 			out = append(out, s)
 		}

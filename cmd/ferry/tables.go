@@ -26,11 +26,16 @@ func printStatusTable(w io.Writer, sts []ferry.EnvironmentStatus, now time.Time)
 		if st.Active != nil && st.Active.Revision.SHA != st.Current.SHA {
 			rev += " → " + st.Active.Revision.Short()
 		}
+		phase := string(st.Phase)
+		if l := st.Last; l != nil && l.Revision.SHA != st.Current.SHA {
+			// The environment still runs Current: say whose phase this is.
+			phase += " (" + l.Revision.Short() + ")"
+		}
 		waiting := st.WaitingFor
 		if st.Paused {
 			waiting = strings.TrimSuffix("paused; "+waiting, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.Pipeline, st.Environment, dash(rev), dash(string(st.Phase)), age(st.Since, now), dash(waiting))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.Pipeline, st.Environment, dash(rev), dash(phase), age(st.Since, now), dash(waiting))
 	}
 	return tw.Flush()
 }

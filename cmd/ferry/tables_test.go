@@ -54,3 +54,26 @@ func TestStatusTableShowsPausedAndEmptyEnvironments(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// After a rejection the environment still runs what it ran: the table says
+// which revision the phase belongs to.
+func TestStatusTableNamesTheRevisionOfAnEndedPhase(t *testing.T) {
+	now := time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
+	rejected := ferry.Promotion{Revision: ferry.Revision{SHA: "9f8e7d6c5b"}, Phase: ferry.PhaseRejected}
+	succeeded := ferry.Promotion{Revision: ferry.Revision{SHA: "1a2b3c4d5e"}, Phase: ferry.PhaseSucceeded}
+	sts := []ferry.EnvironmentStatus{
+		{Pipeline: "shop", Environment: "prod", Current: ferry.Revision{SHA: "1a2b3c4d5e"}, Phase: ferry.PhaseRejected, Since: now.Add(-time.Minute), Last: &rejected},
+		{Pipeline: "shop", Environment: "qa", Current: ferry.Revision{SHA: "1a2b3c4d5e"}, Phase: ferry.PhaseSucceeded, Since: now.Add(-time.Hour), Last: &succeeded},
+	}
+	var b bytes.Buffer
+	if err := printStatusTable(&b, sts, now); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"PIPELINE   ENV    REVISION   PHASE                SINCE   WAITING FOR\n" +
+		"shop       prod   1a2b3c4    Rejected (9f8e7d6)   1m      -\n" +
+		"shop       qa     1a2b3c4    Succeeded            1h      -\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -242,6 +242,19 @@ func (w *World) makeSecrets() error {
 	return nil
 }
 
+// SecretValues names every secret of the run with its value, so that a test
+// can search what ferry printed, posted and answered for each of them.
+func (w *World) SecretValues() map[string]string {
+	out := map[string]string{
+		"Git token": w.secrets.gitToken, "webhook secret": w.secrets.webhook,
+		"Slack token": w.secrets.slackToken, "Slack signing secret": w.secrets.signing,
+	}
+	for user, tok := range w.secrets.apiTokens {
+		out[user+"'s API token"] = tok
+	}
+	return out
+}
+
 // secretFile is the path of one secret file of the run.
 func (w *World) secretFile(name string) string { return filepath.Join(w.Dir, "secrets", name) }
 

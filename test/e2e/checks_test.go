@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -317,4 +320,60 @@ func revName(s *harness.Story, sha string) string {
 		}
 	}
 	return (ferry.Revision{SHA: sha}).Short()
+}
+
+// checkNoSecrets searches every output of the run for every secret of it:
+// ferry's log, what the story printed (webhook and click answers among it),
+// the whole Slack transcript and click answers, the CLI's tables and JSON,
+// and the metrics.
+func checkNoSecrets(ctx context.Context, t *testing.T, w *harness.World, printed string) {
+	log, err := os.ReadFile(w.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{"ferry's log": string(log), "the story's output": printed}
+	var transcript strings.Builder
+	if err := w.PrintTranscript(&transcript); err != nil {
+		t.Fatal(err)
+	}
+	outputs["the chat transcript"] = transcript.String()
+	for i, c := range w.Slack.Transcript() {
+		outputs[fmt.Sprintf("Slack call %d (%s)", i+1, c.Method)] = c.Text + " " + c.Outcome
+	}
+	for i, r := range w.Slack.Responses() {
+		outputs[fmt.Sprintf("click answer %d", i+1)] = r.Text
+	}
+	for _, args := range [][]string{{"status"}, {"status", "-o", "json"}, {"history", "dev", "-o", "json"},
+		{"history", "staging", "-o", "json"}, {"history", "prod", "-o", "json"}, {"history", "prod"}} {
+		text, err := w.CLI(ctx, harness.Alice, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs["ferry "+strings.Join(args, " ")] = text
+	}
+	resp, err := http.Get(w.APIURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(metrics), "ferry_") {
+		t.Fatalf("metrics: %v, %d bytes", err, len(metrics))
+	}
+	outputs["/metrics"] = string(metrics)
+
+	secrets := w.SecretValues()
+	if len(secrets) < 6 {
+		t.Fatalf("the run has %d secrets, want at least 6", len(secrets))
+	}
+	for what, secret := range secrets {
+		if len(secret) < 16 {
+			t.Fatalf("%s is %d characters: too short to search for", what, len(secret))
+		}
+		for where, text := range outputs {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s appears in %s", what, where)
+			}
+		}
+	}
 }

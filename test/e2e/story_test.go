@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +31,11 @@ func TestStory(t *testing.T) {
 		t.Skip("needs the local control plane, a Git server, a Slack server and the ferry binary")
 	}
 	ctx := t.Context()
-	w, err := harness.Start(ctx, harness.Options{Poll: poll, Configure: harness.Configure, Progress: logWriter{t}})
+	// Everything the harness and the story print is also kept, to be
+	// searched for secrets at the end.
+	printed := &syncBuffer{}
+	out := io.MultiWriter(logWriter{t}, printed)
+	w, err := harness.Start(ctx, harness.Options{Poll: poll, Configure: harness.Configure, Progress: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +46,7 @@ func TestStory(t *testing.T) {
 		w.Close()
 	})
 
-	story := harness.NewStory(w, logWriter{t})
+	story := harness.NewStory(w, out)
 	for i, step := range story.Steps() {
 		ok := t.Run(fmt.Sprintf("%02d-%s", i+1, step.Name), func(t *testing.T) {
 			t.Log(step.Title)
@@ -61,6 +68,25 @@ func TestStory(t *testing.T) {
 	t.Run("history", func(t *testing.T) { checkHistory(ctx, t, w, story) })
 	t.Run("live-objects", func(t *testing.T) { checkLive(ctx, t, w) })
 	t.Run("chat", func(t *testing.T) { checkChat(ctx, t, w, story) })
+	t.Run("no-secrets", func(t *testing.T) { checkNoSecrets(ctx, t, w, printed.String()) })
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // webhookBeforePoll pushes a commit that changes no render (a runbook beside

@@ -279,7 +279,7 @@ func TestAPI(t *testing.T) {
 		},
 		{
 			name: "promote a prefix that never succeeded upstream is 409", method: "POST", path: prod + "/promote", token: carolToken,
-			body: `{"revision":"abcdef"}`, wantStatus: 409, assert: wantError("conflict: no revision starting with abcdef succeeded in staging"),
+			body: `{"revision":"abcdef"}`, wantStatus: 409, assert: wantError("no revision starting with abcdef succeeded in staging: conflict"),
 		},
 		{
 			name: "promote a full SHA the daemon refuses is 409", method: "POST", path: prod + "/promote", token: carolToken,

@@ -75,7 +75,7 @@ func (s *Server) upstreamRevision(r *http.Request, p *config.Pipeline, e *config
 	case len(matches) > 1:
 		return "", requestError(fmt.Sprintf("revision %s is ambiguous: %s; give more digits", rev, strings.Join(matches, ", ")))
 	case e.From == "":
-		return "", fmt.Errorf("%w: no revision starting with %s is known in %s; give the full SHA", ferry.ErrNotFound, rev, e.Name)
+		return "", fmt.Errorf("no revision starting with %s is known in %s; give the full SHA: %w", rev, e.Name, ferry.ErrNotFound)
 	}
-	return "", fmt.Errorf("%w: no revision starting with %s succeeded in %s", ferry.ErrConflict, rev, e.From)
+	return "", fmt.Errorf("no revision starting with %s succeeded in %s: %w", rev, e.From, ferry.ErrConflict)
 }

@@ -10,20 +10,26 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/config"
 	"github.com/ferry-gitops/ferry/deploy"
 	"github.com/ferry-gitops/ferry/internal/gitserver"
 	"github.com/ferry-gitops/ferry/internal/localcluster"
 	"github.com/ferry-gitops/ferry/reconciler"
 	"github.com/ferry-gitops/ferry/server"
+	"github.com/ferry-gitops/ferry/server/api"
 )
 
 // Tokens of the fixture's API users; no response may contain one.
@@ -51,6 +57,9 @@ type world struct {
 	cfg        *config.Config
 	kubeconfig string
 	dataDir    string
+	// ns holds the state and both releases; kube reads it.
+	ns   string
+	kube kubernetes.Interface
 }
 
 func newWorld(t *testing.T) *world {
@@ -94,7 +103,11 @@ timing:
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
 	}
-	return &world{t: t, repo: repo, cfg: cfg, kubeconfig: kc, dataDir: t.TempDir()}
+	kube, err := cluster.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, repo: repo, cfg: cfg, kubeconfig: kc, dataDir: t.TempDir(), ns: ns, kube: kube}
 }
 
 // commit writes files and returns the new commit's SHA.
@@ -207,4 +220,74 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
+}
+
+// post sends a write as token and returns the status with the decoded
+// answer: a WriteResult for a 2xx, else the error message.
+func post(t *testing.T, r *replica, path, token, body string) (int, api.WriteResult, string) {
+	t.Helper()
+	status, text := r.call(t, "POST", path, token, body)
+	var res api.WriteResult
+	var e api.Error
+	target := any(&e)
+	if status/100 == 2 {
+		target = &res
+	}
+	if err := json.Unmarshal([]byte(text), target); err != nil {
+		t.Fatalf("POST %s = %d, not JSON: %v\n%s", path, status, err, text)
+	}
+	return status, res, e.Message
+}
+
+// helmRevisions lists the Helm revisions stored for release, oldest first,
+// as Helm's own storage (Secrets labelled owner=helm) has them.
+func (w *world) helmRevisions(release string) []int {
+	w.t.Helper()
+	list, err := w.kube.CoreV1().Secrets(w.ns).List(w.t.Context(), metav1.ListOptions{LabelSelector: "owner=helm,name=" + release})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	revs := []int{}
+	for _, s := range list.Items {
+		n, err := strconv.Atoi(s.Labels["version"])
+		if err != nil {
+			w.t.Fatalf("helm secret %s: version label %q", s.Name, s.Labels["version"])
+		}
+		revs = append(revs, n)
+	}
+	slices.Sort(revs)
+	return revs
+}
+
+// greeting reads the live ConfigMap of release; "(absent)" when there is none.
+func (w *world) greeting(release string) string {
+	w.t.Helper()
+	cm, err := w.kube.CoreV1().ConfigMaps(w.ns).Get(w.t.Context(), release+"-cfg", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "(absent)"
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return cm.Data["greeting"]
+}
+
+// stateHead reads the branch head the leader recorded in the pipeline's
+// shared state, straight from its ConfigMap.
+func (w *world) stateHead() string {
+	w.t.Helper()
+	cm, err := w.kube.CoreV1().ConfigMaps(w.ns).Get(w.t.Context(), "ferry-state-app", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var st struct {
+		Head ferry.Revision `json:"head"`
+	}
+	if err := json.Unmarshal([]byte(cm.Data["state.json"]), &st); err != nil {
+		w.t.Fatalf("state of pipeline app: %v", err)
+	}
+	return st.Head.SHA
 }

@@ -27,8 +27,13 @@ test: controlplane
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
+# Every performance figure of issue 13 in one table, each with its same-run
+# reference and goal (cmd bench/cmd/ferry-bench: the go test benchmarks, the
+# fixture end to end, the scale runs within an 18-minute budget); writes
+# bench/results/latest.json. BENCHFLAGS passes flags (-scale 100,500 ...).
 bench: controlplane
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./...
+	$(GO) tool -n helm >/dev/null
+	$(GO) run ./bench/cmd/ferry-bench -out bench/results/latest.json $(BENCHFLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -196,7 +196,7 @@ func (r *Results) BuildFigures() {
 			f = append(f, Figure{Name: strings.TrimPrefix(g.Package, "./") + "." + n, Value: metricsText(g.Metrics[n]), Reference: "—", Goal: "—", Verdict: NoGoal})
 		}
 		if g.Err != "" && len(g.Metrics) == 0 {
-			f = append(f, Figure{Name: g.Command, Value: "failed", Reference: "—", Goal: "—", Verdict: NotMeasured, Note: firstLine(g.Err)})
+			f = append(f, Figure{Name: "go test -bench " + g.Package, Value: "failed", Reference: "—", Goal: "—", Verdict: NotMeasured, Note: firstLine(g.Err)})
 		}
 	}
 	r.Figures = f

@@ -122,10 +122,10 @@ func (r *Results) PrintTable(out io.Writer) {
 		r.Started.Format("2006-01-02 15:04 MST"), r.Host.CPUs, r.Host.CPUModel, r.Host.MemoryGiB, r.Host.Kernel, r.Host.Go, r.Host.Commit,
 		r.Host.LoadStart, r.Host.LoadEnd, (time.Duration(r.Seconds) * time.Second).String(), r.Budget)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tmeasured\treference (same run)\tgoal\tverdict")
-	fmt.Fprintln(tw, "------\t--------\t--------------------\t----\t-------")
-	for _, f := range r.Figures {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Value, f.Reference, f.Goal, f.Verdict)
+	fmt.Fprintln(tw, "#\tfigure\tmeasured\treference (same run)\tgoal\tverdict")
+	fmt.Fprintln(tw, "-\t------\t--------\t--------------------\t----\t-------")
+	for i, f := range r.Figures {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, f.Name, f.Value, f.Reference, f.Goal, f.Verdict)
 	}
 	tw.Flush()
 	fmt.Fprintln(out)

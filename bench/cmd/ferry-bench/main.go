@@ -28,7 +28,7 @@ import (
 
 func main() {
 	out := flag.String("out", "bench/results/latest.json", "where to write the results (relative to the module root)")
-	budget := flag.Duration("budget", 19*time.Minute, "wall-clock budget of the whole run; scale sizes that would not finish within it are not started")
+	budget := flag.Duration("budget", 18*time.Minute, "wall-clock budget of the whole run; scale sizes that would not finish within it are not started")
 	only := flag.String("only", "gobench,e2e,scale", "parts to run: gobench, e2e, scale")
 	scaleSizes := flag.String("scale", "100,500,1000", "environment counts of the scale runs, smallest first")
 	workers := flag.Int("workers", 32, "ferry's timing.workers in the scale runs")

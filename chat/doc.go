@@ -6,9 +6,10 @@
 // revision moves; details (resource deltas and quota use, gate results with
 // figures, errors with file:line, rollbacks) go into that message's thread.
 // While a manual approval gate waits, the parent carries Approve and Reject
-// buttons; Interactions serves the clicks after verifying Slack's signature
-// and hands the decision to a Decider (the reconciler), which checks the
-// approver list.
+// buttons; Interactions serves the clicks after verifying Slack's signature,
+// maps the clicker to a ferry identity (config chat.users, by Slack user ID
+// or by the account's e-mail from users.info) and hands the decision to a
+// Decider (the reconciler), which checks the approver list.
 //
 // Delivery is at most once from the reader's view: the per-revision state
 // (parent ts, environment lines, delivered thread replies) lives in a

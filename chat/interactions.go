@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,15 +33,29 @@ type Decider interface {
 type InteractionOptions struct {
 	// SigningSecret is the Slack app's signing secret.
 	SigningSecret string
-	// Users maps Slack user IDs to ferry identities (config chat.users).
-	Users   map[string]string
-	Decider Decider
+	// Users maps Slack users to ferry identities (config chat.users). A key
+	// is a Slack user ID (U024BE7LH) or an e-mail address; an ID key is
+	// tried first. For a clicker whose ID is not a key, while e-mail keys
+	// exist, the handler asks Slack's users.info for the account's e-mail
+	// and matches it case-insensitively. That needs Token, and the app's
+	// users:read and users:read.email scopes (without the latter Slack
+	// leaves the address out). A lookup is reused for EmailCacheTTL.
+	Users map[string]string
+	// Token is the bot token (xoxb-…), used only for users.info; required
+	// when Users has e-mail keys.
+	Token string
+	// APIURL is the Web API base URL; empty means Slack's.
+	APIURL string
+	// EmailCacheTTL is how long a looked-up e-mail address is reused, so a
+	// burst of clicks makes one users.info call; 0 means 10 minutes.
+	EmailCacheTTL time.Duration
+	Decider       Decider
 	// Now is the clock for the replay window; nil means time.Now.
 	Now func() time.Time
 	// DecideTimeout bounds deciding and answering one click; 0 means 30s.
 	DecideTimeout time.Duration
-	// HTTPClient posts answers to response_url; nil means a client with a
-	// 10s timeout.
+	// HTTPClient posts answers to response_url and carries users.info
+	// calls; nil means a client with a 10s timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -48,11 +63,14 @@ type InteractionOptions struct {
 // Interactions serves Slack's interactivity requests (mounted at
 // /slack/interactions). It verifies the signature over the raw body before
 // reading anything in it, answers 200 at once (Slack allows 3 seconds), then
-// decides in the background and tells the clicker the outcome through the
-// payload's response_url.
+// in the background maps the clicker to a ferry identity (looking up their
+// e-mail with users.info if need be), decides, and tells the clicker the
+// outcome through the payload's response_url.
 type Interactions struct {
 	secret  []byte
-	users   map[string]string
+	users   map[string]string // by Slack user ID
+	emails  map[string]string // by lower-cased e-mail address
+	lookup  *emailCache       // nil without e-mail keys
 	decider Decider
 	now     func() time.Time
 	timeout time.Duration
@@ -81,10 +99,43 @@ func NewInteractions(opts InteractionOptions) (*Interactions, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Interactions{
-		secret: []byte(opts.SigningSecret), users: opts.Users, decider: opts.Decider,
-		now: opts.Now, timeout: opts.DecideTimeout, http: opts.HTTPClient, log: opts.Logger,
-	}, nil
+	if opts.EmailCacheTTL <= 0 {
+		opts.EmailCacheTTL = defaultEmailCacheTTL
+	}
+	h := &Interactions{
+		secret: []byte(opts.SigningSecret), users: map[string]string{}, emails: map[string]string{},
+		decider: opts.Decider, now: opts.Now, timeout: opts.DecideTimeout, http: opts.HTTPClient, log: opts.Logger,
+	}
+	for key, who := range opts.Users {
+		if !strings.Contains(key, "@") {
+			h.users[key] = who
+			continue
+		}
+		lower := strings.ToLower(key)
+		if prev, dup := h.emails[lower]; dup && prev != who {
+			return nil, fmt.Errorf("slack interactions: chat.users maps e-mail address %s to both %s and %s", lower, prev, who)
+		}
+		h.emails[lower] = who
+	}
+	if len(h.emails) > 0 {
+		if opts.Token == "" {
+			return nil, errors.New("slack interactions: chat.users has e-mail keys but there is no bot token to look them up with users.info (chat.slack.tokenFile)")
+		}
+		// No OptionRetry, as for the notifier: a click is answered once.
+		clientOpts := []slack.Option{slack.OptionHTTPClient(opts.HTTPClient)}
+		if opts.APIURL != "" {
+			clientOpts = append(clientOpts, slack.OptionAPIURL(opts.APIURL))
+		}
+		client := slack.New(opts.Token, clientOpts...)
+		h.lookup = newEmailCache(opts.EmailCacheTTL, opts.Now, func(ctx context.Context, userID string) (string, error) {
+			u, err := client.GetUserInfoContext(ctx, userID)
+			if err != nil {
+				return "", err
+			}
+			return u.Profile.Email, nil
+		})
+	}
+	return h, nil
 }
 
 // Wait blocks until every accepted click has been decided and answered; for
@@ -174,13 +225,9 @@ func (h *Interactions) decide(ctx context.Context, c click) {
 	v := c.value
 	short := ferry.Revision{SHA: v.Revision}.Short()
 	log := h.log.With("pipeline", v.Pipeline, "env", v.Environment, "revision", v.Revision, "slackUser", c.userID)
-	actor, ok := h.users[c.userID]
-	var answer string
-	switch {
-	case !ok:
-		answer = fmt.Sprintf("Your Slack account (%s) is not mapped to a ferry user; ask an admin to add it to chat.users.", c.userID)
-		log.WarnContext(ctx, "click from unmapped slack user")
-	default:
+	// An empty answer means the clicker is mapped; otherwise it says why not.
+	actor, answer := h.identify(ctx, c.userID, log)
+	if answer == "" {
 		a := ferry.Approval{
 			Actor: actor, Pipeline: v.Pipeline, Environment: v.Environment, Revision: v.Revision,
 			Time: h.now(), Via: "slack", Rejected: c.reject,
@@ -209,4 +256,57 @@ func (h *Interactions) decide(ctx context.Context, c click) {
 		}
 		log.WarnContext(ctx, "could not answer slack click", "err", err)
 	}
+}
+
+// identify maps a Slack user to a ferry identity: by user ID, else by the
+// account's e-mail when chat.users has e-mail keys. When it cannot, answer
+// is what to tell the clicker.
+func (h *Interactions) identify(ctx context.Context, userID string, log *slog.Logger) (actor, answer string) {
+	if actor, ok := h.users[userID]; ok {
+		return actor, ""
+	}
+	unmapped := fmt.Sprintf("Your Slack account (%s) is not mapped to a ferry user; ask an admin to add it to chat.users.", userID)
+	if h.lookup == nil {
+		log.WarnContext(ctx, "click from unmapped slack user")
+		return "", unmapped
+	}
+	lctx, cancel := context.WithTimeout(ctx, h.lookupTimeout())
+	defer cancel()
+	email, err := h.lookup.email(lctx, userID)
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "could not look up the e-mail of a slack user", "err", err)
+		return "", fmt.Sprintf("Nothing was decided: ferry could not look up the e-mail address of your Slack account (%s) "+
+			"to map it to a ferry user (users.info: %s). The Slack app needs the users:read and users:read.email scopes; "+
+			"ask an admin to grant them or to add your user ID to chat.users.", userID, lookupProblem(err))
+	case email == "":
+		log.WarnContext(ctx, "slack gave no e-mail for a slack user; is the users:read.email scope missing?")
+		return "", fmt.Sprintf("Nothing was decided: Slack did not give ferry the e-mail address of your Slack account (%s), "+
+			"so it cannot be mapped to a ferry user. The Slack app needs the users:read.email scope; "+
+			"ask an admin to grant it or to add your user ID to chat.users.", userID)
+	}
+	if actor, ok := h.emails[strings.ToLower(email)]; ok {
+		log.DebugContext(ctx, "slack user mapped by e-mail", "actor", actor)
+		return actor, ""
+	}
+	log.WarnContext(ctx, "click from unmapped slack user (neither user ID nor e-mail in chat.users)")
+	return "", unmapped
+}
+
+// lookupTimeout bounds one users.info call, leaving time in the click's
+// budget to answer the clicker.
+func (h *Interactions) lookupTimeout() time.Duration {
+	return min(maxLookupTimeout, h.timeout/2)
+}
+
+// lookupProblem says briefly why users.info failed, for the clicker.
+func lookupProblem(err error) string {
+	var uerr *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Slack did not answer in time"
+	case errors.As(err, &uerr):
+		return uerr.Err.Error()
+	}
+	return err.Error()
 }

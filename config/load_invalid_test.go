@@ -53,6 +53,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"chart-absolute", []string{
 			"4: pipelines[0].chart: \"/srv/chart\" is absolute; paths are relative to the repository root",
 		}},
+		{"chat-users-key", []string{
+			"11: chat.users[\"Alice@Example.COM\"]: \"Alice@Example.COM\" is the same e-mail address as \"alice@example.com\" (e-mail addresses match case-insensitively)",
+			"12: chat.users[\"Bob <bob@example.com>\"]: \"Bob <bob@example.com>\" is neither a Slack user ID (like U024BE7LH) nor an e-mail address (like alice@example.com)",
+			"13: chat.users[\"carol@\"]: \"carol@\" is neither a Slack user ID (like U024BE7LH) nor an e-mail address (like alice@example.com)",
+			"14: chat.users.u0g9qf9c6: \"u0g9qf9c6\" is neither a Slack user ID (like U024BE7LH) nor an e-mail address (like alice@example.com)",
+			"15: chat.users[\"erin@example.com\"]: must name a ferry identity",
+		}},
 		{"cron-bad-field", []string{
 			"9: pipelines[0].environments[1].windows[0].schedule: schedule \"61 9 * * *\": end of range (61) above maximum (59): 61",
 		}},
@@ -153,7 +160,7 @@ func TestLoadInvalid(t *testing.T) {
 		}},
 		{"slack-channel-name", []string{
 			"8: chat.slack.channel: \"#deploys\" is not a Slack channel ID (like C0123456789); ferry uses the ID so a renamed channel keeps working",
-			"9: chat.users.alice: \"alice\" is not a Slack user ID (like U024BE7LH)",
+			"9: chat.users.alice: \"alice\" is neither a Slack user ID (like U024BE7LH) nor an e-mail address (like alice@example.com)",
 		}},
 		{"ssh-key-without-known-hosts", []string{
 			"3: pipelines[0].source.auth.knownHostsFile: is required with sshKeyFile, so that the server's host key is checked",

@@ -48,6 +48,7 @@ func TestFullExample(t *testing.T) {
 		{"prod window", prod.Windows[0].Duration, 6 * time.Hour},
 		{"prod approvers", prod.Approval.Approvers, []string{"alice", "bob"}},
 		{"slack users", c.Chat.Users["U0G9QF9C6"], "bob"},
+		{"slack users by e-mail", c.Chat.Users["Carol.Ops@Example.com"], "carol"},
 		{"lease name default", c.State.LeaseName, "ferry-leader"},
 		{"retry period", c.Timing.LeaderElection.RetryPeriod, 2 * time.Second},
 		{"summary", p.Summary(), "vibecode-platform: dev [health, loadTest] → staging [policy, health, loadTest] → prod [window, approval 1 of 2, policy, health]"},

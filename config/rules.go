@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"path"
 	"regexp"
@@ -24,6 +25,13 @@ var (
 	httpMethod     = regexp.MustCompile(`^[A-Z]+$`)
 	scpLike        = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.+$`)
 )
+
+// emailAddress reports whether s is a bare e-mail address (local@domain),
+// as a Slack profile holds it: no display name or angle brackets.
+func emailAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
 
 // dnsLabel reports whether s is an RFC 1123 label, as Kubernetes requires of
 // namespace names and ferry of pipeline and environment names.

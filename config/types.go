@@ -228,7 +228,13 @@ type Window struct {
 // console only.
 type Chat struct {
 	Slack *Slack `yaml:"slack,omitempty"`
-	// Users maps Slack user IDs to ferry identities, used for approvals.
+	// Users maps Slack users to ferry identities, used for approvals. A key
+	// is a Slack user ID (U024BE7LH) or the e-mail address of the Slack
+	// account (alice@example.com, matched case-insensitively); an ID key wins
+	// over an e-mail key for the same person. E-mail keys make ferry look up
+	// the clicker's address with Slack's users.info, which needs the app's
+	// users:read and users:read.email scopes; lookups are cached for 10
+	// minutes.
 	Users map[string]string `yaml:"users,omitempty"`
 }
 

@@ -1,7 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -78,12 +82,28 @@ func (v *validator) chat(ch *Chat) {
 			}
 		}
 	}
-	for id, who := range ch.Users {
-		path := mapKeyPath("chat.users", id)
-		if !slackUserID.MatchString(id) {
-			v.add(path, "%q is not a Slack user ID (like U024BE7LH)", id)
+	// Keys in file order (then by name), so a repeated address is reported
+	// where it is repeated.
+	keys := slices.Sorted(maps.Keys(ch.Users))
+	slices.SortStableFunc(keys, func(a, b string) int {
+		return cmp.Compare(v.c.src.line(mapKeyPath("chat.users", a)), v.c.src.line(mapKeyPath("chat.users", b)))
+	})
+	emails := map[string]string{} // lower-cased address → key as written
+	for _, key := range keys {
+		path := mapKeyPath("chat.users", key)
+		switch {
+		case slackUserID.MatchString(key):
+		case emailAddress(key):
+			lower := strings.ToLower(key)
+			if first, dup := emails[lower]; dup {
+				v.add(path, "%q is the same e-mail address as %q (e-mail addresses match case-insensitively)", key, first)
+			} else {
+				emails[lower] = key
+			}
+		default:
+			v.add(path, "%q is neither a Slack user ID (like U024BE7LH) nor an e-mail address (like alice@example.com)", key)
 		}
-		if who == "" {
+		if ch.Users[key] == "" {
 			v.add(path, "must name a ferry identity")
 		}
 	}

@@ -2,7 +2,8 @@
 // the end-to-end suite and the demo. It speaks the methods ferry calls
 // (auth.test, chat.postMessage with metadata and thread_ts, chat.update,
 // chat.postEphemeral, conversations.history and conversations.replies with
-// include_all_metadata) plus response_url endpoints, keeps every message,
+// include_all_metadata, users.info for members added with AddUser) plus
+// response_url endpoints, keeps every message,
 // thread, update and piece of metadata, and hands out unique microsecond
 // timestamps ("1700000000.000123") so two posts never collide.
 //

@@ -42,6 +42,8 @@ type Call struct {
 	TS       string
 	ThreadTS string
 	Text     string
+	// User is the user the call names (users.info, chat.postEphemeral).
+	User string
 	// Outcome is "ok", "HTTP 429 (Retry-After: 3)", "HTTP 500",
 	// "error: channel_not_found" or "accepted, no answer".
 	Outcome string
@@ -72,6 +74,7 @@ type Server struct {
 	faults    map[string][]Fault
 	responses []ResponsePost
 	nextResp  int
+	users     map[string]User
 }
 
 // New starts a server on 127.0.0.1 that accepts token and knows the given
@@ -86,6 +89,7 @@ func New(token string, channels ...string) *Server {
 		lastTS:   firstTS,
 		channels: map[string]bool{},
 		faults:   map[string][]Fault{},
+		users:    map[string]User{},
 	}
 	for _, c := range channels {
 		s.channels[c] = true
@@ -98,6 +102,7 @@ func New(token string, channels ...string) *Server {
 		"chat.update":           s.update,
 		"conversations.history": s.history,
 		"conversations.replies": s.replies,
+		"users.info":            s.usersInfo,
 	} {
 		mux.Handle("POST /api/"+method, s.api(method, h))
 	}
@@ -142,7 +147,7 @@ func (s *Server) api(method string, h apiHandler) http.Handler {
 		for k := range r.PostForm {
 			form[k] = r.PostForm.Get(k)
 		}
-		call := Call{Method: method, Channel: form["channel"], ThreadTS: form["thread_ts"], Text: form["text"], TS: form["ts"]}
+		call := Call{Method: method, Channel: form["channel"], ThreadTS: form["thread_ts"], Text: form["text"], TS: form["ts"], User: form["user"]}
 
 		s.mu.Lock()
 		fault, faulty := s.nextFault(method)

@@ -134,28 +134,6 @@ func TestClientFlagsOverrideEnvironment(t *testing.T) {
 	}
 }
 
-func TestHelpListsClientCommandsWithExamples(t *testing.T) {
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs([]string{"--help"})
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*cobra.Command{newStatusCmd(), newHistoryCmd(), newApproveCmd(), newRejectCmd(), newPromoteCmd(), newPauseCmd(), newResumeCmd()} {
-		line := fmt.Sprintf("  %-11s %s\n", c.Name(), c.Short)
-		if !strings.Contains(out.String(), line) {
-			t.Errorf("ferry --help lacks %q", line)
-		}
-		if !strings.HasPrefix(c.Example, "  ferry "+c.Name()) {
-			t.Errorf("%s has no example: %q", c.Name(), c.Example)
-		}
-	}
-	if !strings.Contains(out.String(), "Examples:\n  ferry ") {
-		t.Errorf("ferry --help shows no examples:\n%s", out.String())
-	}
-}
-
 // splitArgs splits a command line on spaces, keeping 'quoted words' together.
 func splitArgs(s string) []string {
 	var out []string

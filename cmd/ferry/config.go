@@ -25,6 +25,8 @@ func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check ferry.yaml or print its JSON Schema",
+		Example: `  ferry config validate -f ferry.yaml
+  ferry config schema > ferry.schema.json`,
 	}
 	cmd.AddCommand(newConfigValidateCmd(), newConfigSchemaCmd())
 	return cmd
@@ -33,9 +35,10 @@ func newConfigCmd() *cobra.Command {
 func newConfigValidateCmd() *cobra.Command {
 	file := "ferry.yaml"
 	cmd := &cobra.Command{
-		Use:   "validate",
-		Short: "Check ferry.yaml and list every problem with its file, line and key",
-		Args:  cobra.NoArgs,
+		Use:     "validate",
+		Short:   "Check ferry.yaml and list every problem with its file, line and key",
+		Example: `  ferry config validate -f ferry.yaml`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := loadConfig(file)
 			var problems config.Problems
@@ -61,9 +64,10 @@ func newConfigValidateCmd() *cobra.Command {
 
 func newConfigSchemaCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "schema",
-		Short: "Print the JSON Schema of ferry.yaml, for editors",
-		Args:  cobra.NoArgs,
+		Use:     "schema",
+		Short:   "Print the JSON Schema of ferry.yaml, for editors",
+		Example: `  ferry config schema > ferry.schema.json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := config.Schema()
 			if err != nil {

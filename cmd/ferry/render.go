@@ -57,7 +57,7 @@ func (f *renderFlags) target(env string) (*config.Pipeline, *config.Environment,
 func (f *renderFlags) source(ctx context.Context, p *config.Pipeline) (fs.FS, error) {
 	if f.dir != "" {
 		if _, err := os.Stat(f.dir); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--dir: %w", err)
 		}
 		return os.DirFS(f.dir), nil
 	}
@@ -126,6 +126,9 @@ func newRenderCmd() *cobra.Command {
 same flags). Warnings, such as large integers that Helm prints as floats, go to
 stderr. Capabilities are helm template's defaults unless --kube-version and
 --api-versions are given, or --cluster reads them from the environment's cluster.`,
+		Example: `  ferry render prod -f ferry.yaml
+  ferry render staging --dir . --kube-version 1.32.0 -a monitoring.coreos.com/v1
+  ferry render prod --revision 1a2b3c4 --cluster --pipeline shop`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -170,10 +173,13 @@ stderr. Capabilities are helm template's defaults unless --kube-version and
 // environmentCluster connects to the cluster an environment deploys to.
 func environmentCluster(e *config.Environment) (*deploy.Cluster, error) {
 	cfg, err := deploy.RESTConfig(e.Kubeconfig, e.Context)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var c *deploy.Cluster
+		if c, err = deploy.NewCluster(cfg); err == nil {
+			return c, nil
+		}
 	}
-	return deploy.NewCluster(cfg)
+	return nil, fmt.Errorf("cluster of environment %s: %w", e.Name, err)
 }
 
 func printWarnings(w io.Writer, warnings []ferry.Warning) {

@@ -10,9 +10,10 @@ import (
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print ferry's version, commit, Go version and Helm SDK version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print ferry's version, commit, Go version and Helm SDK version",
+		Example: "  ferry version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "ferry %s (commit %s)\ngo %s\nhelm SDK %s\n",
 				version, commit, runtime.Version(), moduleVersion("helm.sh/helm/v3"))

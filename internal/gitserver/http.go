@@ -43,9 +43,11 @@ func (s *Server) StartHTTP(opts HTTPOptions) (string, error) {
 	if backend.Stderr == nil {
 		backend.Stderr = io.Discard
 	}
-	s.httpSrv = &http.Server{Handler: &httpHandler{backend: backend, token: opts.Token, stats: &s.stats}}
+	srv := &http.Server{Handler: &httpHandler{backend: backend, token: opts.Token, stats: &s.stats}}
+	s.httpSrv = srv
 	s.httpAddr = ln.Addr().String()
-	go func() { _ = s.httpSrv.Serve(ln) }()
+	// srv, not s.httpSrv: Close may clear the field before this runs.
+	go func() { _ = srv.Serve(ln) }()
 	return "http://" + s.httpAddr, nil
 }
 

@@ -411,3 +411,39 @@ func TestPausedEnvironmentTakesNoRevisionUntilResumed(t *testing.T) {
 	equal(t, "dev audit", auditRows(t, get[[]ferry.AuditEntry](t, r, envPath("dev", "audit"))), []string{"dev bob resume", "dev bob pause"})
 	equal(t, "prod audit", auditRows(t, get[[]ferry.AuditEntry](t, r, envPath("prod", "audit"))), []string{"prod alice resume", "prod alice pause"})
 }
+
+// A revision that passed dev earlier, promoted to prod by hand while dev's
+// newer revision waits there for approval, must take the newer one's place
+// and wait for alice under bob's name. Today the leader offers dev's latest
+// again at its next step and bob's promotion ends Superseded within a
+// second, though the API answered 202: the reconciler's offer (observe.go,
+// promote.Candidate) does not yield to a manual promotion. Unskip when fixed.
+func TestManualPromotionIsNotSupersededByTheAutomaticOffer(t *testing.T) {
+	t.Skip("known bug in reconciler/promote: the automatic offer of dev's latest supersedes a manual promotion to prod at once")
+	w := newWorld(t)
+	sha1 := w.commit("first", chart)
+	short1 := ferry.Revision{SHA: sha1}.Short()
+	r := w.startReplica("a")
+	waitEnv(t, r, "prod", "prod waiting for the first commit", func(st ferry.EnvironmentStatus) bool {
+		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Phase == ferry.PhaseWaiting
+	})
+	sha2 := w.commit("second", map[string]string{"values-dev.yaml": "greeting: hello dev 2\n"})
+	waitEnv(t, r, "prod", "prod waiting for the second commit", func(st ferry.EnvironmentStatus) bool {
+		return st.Active != nil && st.Active.Revision.SHA == sha2 && st.Active.Phase == ferry.PhaseWaiting
+	})
+	if status, res, msg := post(t, r, envPath("prod", "promote"), bobToken, `{"revision":"`+sha1+`"}`); status != 202 || res.Revision != sha1 {
+		t.Fatalf("promote = %d %+v %q", status, res, msg)
+	}
+	waitEnv(t, r, "prod", "bob's promotion to wait for approval", func(st ferry.EnvironmentStatus) bool {
+		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Actor == "bob" && strings.HasPrefix(st.WaitingFor, "waiting for approval")
+	})
+	time.Sleep(3 * time.Second)
+	if st := get[ferry.EnvironmentStatus](t, r, envPath("prod", "")); st.Active == nil || st.Active.Revision.SHA != sha1 || st.Active.Actor != "bob" {
+		t.Fatalf("three resyncs after bob's promotion prod is %s, want %s by bob still waiting", statusLine(st), short1)
+	}
+	if status, _, msg := post(t, r, envPath("prod", "approve"), aliceToken, `{"revision":"`+sha1+`"}`); status != 200 {
+		t.Fatalf("approve = %d %q", status, msg)
+	}
+	waitEnv(t, r, "prod", "prod to run bob's revision", func(st ferry.EnvironmentStatus) bool { return st.Current.SHA == sha1 })
+	equal(t, "Helm revisions of app-prod", w.helmRevisions("app-prod"), []int{1})
+}

@@ -55,8 +55,16 @@ func slackHandler(ctx context.Context, opts Options, log *slog.Logger) (*chat.In
 	if err != nil {
 		return nil, fmt.Errorf("chat.slack.signingSecretFile: %w", err)
 	}
+	// The bot token lets the handler map a clicker by e-mail (users.info)
+	// when chat.users has e-mail keys.
+	token, err := config.ReadSecret(ctx, log, sl.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("chat.slack.tokenFile: %w", err)
+	}
 	h, err := chat.NewInteractions(chat.InteractionOptions{
 		SigningSecret: secret,
+		Token:         token,
+		APIURL:        sl.APIURL,
 		Users:         opts.Config.Chat.Users,
 		Decider:       opts.Daemon,
 		DecideTimeout: opts.RequestTimeout,

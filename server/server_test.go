@@ -253,3 +253,44 @@ func TestServeStopsWhenContextEnds(t *testing.T) {
 		t.Error("server still answers after shutdown")
 	}
 }
+
+// A clicker mapped by e-mail: the server hands the interactions handler the
+// bot token and the Slack API address from chat.slack, so the handler can
+// look the clicker's address up with users.info.
+func TestSlackClickMappedByEmail(t *testing.T) {
+	slack := slackserver.New(slackToken)
+	t.Cleanup(slack.Close)
+	slack.AddUser(slackserver.User{ID: "U0BOBMAIL01", Name: "bob", Email: "bob@shop.example"})
+	cfg := loadTestConfig(t, func(text string) string {
+		text = strings.Replace(text, "channel: C0FERRY01 }", "channel: C0FERRY01, apiURL: "+slack.APIURL()+" }", 1)
+		return strings.Replace(text, "U0G9QF9C6: carol }", "U0G9QF9C6: carol, Bob@Shop.Example: bob }", 1)
+	})
+	ts := startServer(t, cfg, func(o *Options) { o.SlackHTTPClient = &http.Client{Timeout: 10 * time.Second} })
+	responseURL := slack.ResponseURL()
+	payload, err := slackserver.BlockActionsPayload(slackserver.Click{
+		UserID: "U0BOBMAIL01", ActionID: "ferry_approve", ResponseURL: responseURL,
+		Value: `{"pipeline":"shop","environment":"prod","revision":"` + shaB + `"}`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := slackserver.SendInteraction(t.Context(), ts.Client(), ts.URL+"/slack/interactions", slackSigning, time.Now(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	ts.srv.slack.Wait()
+	var writes []string
+	for _, w := range ts.daemon.Writes() {
+		writes = append(writes, w[:strings.Index(w, " at ")+4])
+	}
+	if want := []string{"decide shop/prod " + shaB + " by bob via slack at "}; !slices.Equal(writes, want) {
+		t.Errorf("daemon writes = %q, want %q", writes, want)
+	}
+	if calls := slack.Calls("users.info"); len(calls) != 1 {
+		t.Errorf("users.info called %d times, want 1", len(calls))
+	}
+}

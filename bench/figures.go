@@ -248,6 +248,10 @@ func scaleFigure(s ScaleResult) Figure {
 		f.Value = fmt.Sprintf("%.0f s, peak RSS %.0f MiB", s.Seconds, s.PeakRSSMiB)
 	} else {
 		f.Value = fmt.Sprintf("%d/%d healthy at %.0f s, peak RSS %.0f MiB", s.Healthy, s.Envs, s.Seconds, s.PeakRSSMiB)
+		if s.GoalSeconds > 0 {
+			f.Value = fmt.Sprintf("%d/%d healthy at %.0f s (%d/%d at %.0f s), peak RSS %.0f MiB",
+				s.HealthyByGoal, s.Envs, s.GoalSeconds, s.Healthy, s.Envs, s.Seconds, s.PeakRSSMiB)
+		}
 	}
 	f.Note = fmt.Sprintf("tiny chart, one namespace each, %d pipelines dev → staging → prod, %d workers; last dev/staging/prod healthy at %.0f/%.0f/%.0f s; ferry used %.1f CPU-s; API requests %.0f (%.0f writes, %.0f Lease writes, %.0f reads); Git %d B served, %d advertisements, %d fetches; cluster start %.1f s (not counted)",
 		s.Pipelines, s.Workers, s.TierSeconds["dev"], s.TierSeconds["staging"], s.TierSeconds["prod"], s.CPUSeconds,

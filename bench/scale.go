@@ -36,6 +36,9 @@ type ScaleOptions struct {
 	Binary string
 	// Timeout bounds the wait for every environment to be healthy.
 	Timeout time.Duration
+	// Goal, when set, is a deadline to count against: the result says how
+	// many environments were healthy that long after ferry started.
+	Goal time.Duration
 	// Progress receives a line per step and a progress line now and then.
 	Progress io.Writer
 }
@@ -48,9 +51,12 @@ type ScaleResult struct {
 	// Healthy is how many environments reached a revision marked good
 	// (verified healthy) before the timeout; Succeeded and Failed are
 	// ferry's own counts of ended promotions.
-	Healthy   int `json:"healthy"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
+	Healthy int `json:"healthy"`
+	// HealthyByGoal is how many were healthy at ScaleOptions.Goal.
+	HealthyByGoal int     `json:"healthyByGoal,omitempty"`
+	GoalSeconds   float64 `json:"goalSeconds,omitempty"`
+	Succeeded     int     `json:"succeeded"`
+	Failed        int     `json:"failed"`
 	// Seconds is the time from starting ferry to the last environment
 	// verified healthy (or to the timeout); the tiers' times are when the
 	// last of each tier was.
@@ -196,10 +202,14 @@ func Scale(ctx context.Context, opts ScaleOptions) (ScaleResult, error) {
 	for key, t := range at {
 		d := t.Sub(ferry.started)
 		last = max(last, d)
+		if opts.Goal > 0 && d <= opts.Goal {
+			res.HealthyByGoal++
+		}
 		tier := key[strings.LastIndexByte(key, '-')+1:]
 		res.TierSeconds[tier] = max(res.TierSeconds[tier], d.Seconds())
 	}
 	res.Seconds = last.Seconds()
+	res.GoalSeconds = opts.Goal.Seconds()
 	if waitErr != nil {
 		res.Seconds = time.Since(ferry.started).Seconds()
 		res.Err = waitErr.Error()

@@ -123,26 +123,40 @@ func run(ctx context.Context, o options) error {
 		// judge whether the next size fits in what is left of the budget.
 		var rate, overhead float64
 		const reserve = 45 * time.Second // stopping ferry and the cluster, printing
+		goal := time.Duration(bench.GoalScaleSeconds) * time.Second
+		// A size that cannot finish within the budget still runs past the
+		// goal's deadline when there is time for that (cut short): it shows,
+		// measured, how far ferry gets by the deadline.
+		cut := goal + time.Minute
 		for _, n := range sizes {
 			left := time.Until(deadline) - reserve
+			timeout, why := left, ""
 			if rate > 0 {
 				need := time.Duration((overhead + float64(n)/rate) * float64(time.Second))
 				if need > left {
-					res.ScaleSkipped[n] = fmt.Sprintf("not started: at the rate the %d-environment run reached (%.1f environments/s) it would need about %s, and %s of the %s budget was left",
+					why = fmt.Sprintf("at the rate the %d-environment run reached (%.1f environments/s) it would need about %s, and %s of the %s budget was left",
 						res.Scale[len(res.Scale)-1].Envs, rate, need.Round(time.Second), left.Round(time.Second), o.budget)
-					logf("scale %d: %s", n, res.ScaleSkipped[n])
-					continue
+					timeout = cut
 				}
 			}
-			if left < time.Minute {
-				res.ScaleSkipped[n] = fmt.Sprintf("not started: %s of the %s budget was left", left.Round(time.Second), o.budget)
+			if left < time.Minute || (why != "" && left < cut+time.Minute) {
+				if why == "" {
+					why = fmt.Sprintf("%s of the %s budget was left", left.Round(time.Second), o.budget)
+				}
+				res.ScaleSkipped[n] = "not started: " + why
 				logf("scale %d: %s", n, res.ScaleSkipped[n])
 				continue
 			}
-			logf("scale %d, %d workers, at most %s", n, o.workers, left.Round(time.Second))
-			s, err := bench.Scale(ctx, bench.ScaleOptions{Envs: n, Workers: o.workers, Binary: bin, Timeout: left, Progress: os.Stderr})
+			if why != "" {
+				logf("scale %d: %s; running it cut short at %s", n, why, cut)
+			}
+			logf("scale %d, %d workers, at most %s", n, o.workers, timeout.Round(time.Second))
+			s, err := bench.Scale(ctx, bench.ScaleOptions{Envs: n, Workers: o.workers, Binary: bin, Timeout: timeout, Goal: goal, Progress: os.Stderr})
 			if err != nil && s.Err == "" {
 				s.Err = err.Error()
+			}
+			if why != "" {
+				s.Err = fmt.Sprintf("cut short at %s by the budget (%s)", cut, why) + "; " + s.Err
 			}
 			res.Scale = append(res.Scale, s)
 			if s.Err == "" && s.Seconds > 0 {

@@ -29,6 +29,9 @@ func OfferFrom(from State) (o Offer, ok bool) {
 // it must differ from what runs there, not be in progress there already, and
 // not have failed, rolled back or been rejected there since it was offered
 // (a revision that failed here stays here; it is not retried in a loop).
+// Nor may a person have chosen the environment's revision by hand since o
+// was offered (`ferry promote`, a rollforward or a pin): that choice stands,
+// in progress or succeeded, until upstream offers a newer revision.
 func Candidate(s State, o Offer) (ferry.Revision, bool) {
 	sha := o.Revision.SHA
 	if sha == "" || sha == s.Current.SHA {
@@ -42,6 +45,9 @@ func Candidate(s State, o Offer) (ferry.Revision, bool) {
 			return ferry.Revision{}, false
 		}
 	}
+	if chosenByHand(s, o.Since) {
+		return ferry.Revision{}, false
+	}
 	for _, h := range s.History {
 		if h.Revision.SHA != sha || h.Created.Before(o.Since) {
 			continue
@@ -52,4 +58,26 @@ func Candidate(s State, o Offer) (ferry.Revision, bool) {
 		}
 	}
 	return o.Revision, true
+}
+
+// chosenByHand reports whether a promotion started by a person since `since`
+// is in progress, queued or succeeded in the environment of s.
+func chosenByHand(s State, since time.Time) bool {
+	byHand := func(p ferry.Promotion) bool {
+		return p.Actor != "" && p.Actor != "ferry" && !p.Created.Before(since)
+	}
+	if s.Active != nil && byHand(*s.Active) {
+		return true
+	}
+	for _, q := range s.Queue {
+		if byHand(q) {
+			return true
+		}
+	}
+	for _, h := range s.History {
+		if h.Phase == ferry.PhaseSucceeded && byHand(h) {
+			return true
+		}
+	}
+	return false
 }

@@ -9,14 +9,19 @@ import (
 
 func TestCandidate(t *testing.T) {
 	var cases []struct {
-		Name    string   `json:"name"`
-		Current string   `json:"current"`
-		Active  string   `json:"active"`
-		Queue   []string `json:"queue"`
-		History []struct {
+		Name    string `json:"name"`
+		Current string `json:"current"`
+		Active  string `json:"active"`
+		// ActiveBy and ActiveCreated say who started the active promotion
+		// and when (empty: ferry, at minute 0).
+		ActiveBy      string   `json:"activeBy"`
+		ActiveCreated int      `json:"activeCreated"`
+		Queue         []string `json:"queue"`
+		History       []struct {
 			Rev     string      `json:"rev"`
 			Phase   ferry.Phase `json:"phase"`
 			Created int         `json:"created"`
+			Actor   string      `json:"actor"`
 		} `json:"history"`
 		Offer struct {
 			Rev   string `json:"rev"`
@@ -30,13 +35,13 @@ func TestCandidate(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			s := State{Environment: "prod", Current: ferry.Revision{SHA: tc.Current}}
 			if tc.Active != "" {
-				s.Active = &ferry.Promotion{Revision: ferry.Revision{SHA: tc.Active}, Phase: ferry.PhaseVerifying}
+				s.Active = &ferry.Promotion{Revision: ferry.Revision{SHA: tc.Active}, Phase: ferry.PhaseVerifying, Actor: tc.ActiveBy, Created: minute(tc.ActiveCreated)}
 			}
 			for _, q := range tc.Queue {
 				s.Queue = append(s.Queue, ferry.Promotion{Revision: ferry.Revision{SHA: q}, Phase: ferry.PhaseWaiting})
 			}
 			for _, h := range tc.History {
-				s.History = append(s.History, ferry.Promotion{Revision: ferry.Revision{SHA: h.Rev}, Phase: h.Phase, Created: minute(h.Created)})
+				s.History = append(s.History, ferry.Promotion{Revision: ferry.Revision{SHA: h.Rev}, Phase: h.Phase, Created: minute(h.Created), Actor: h.Actor})
 			}
 			got, ok := Candidate(s, Offer{Revision: ferry.Revision{SHA: tc.Offer.Rev}, Since: minute(tc.Offer.Since)})
 			if got.SHA != tc.Want || ok != (tc.Want != "") {

@@ -138,6 +138,7 @@ func (w *world) startReplica(id string) *replica {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	rc.QPS, rc.Burst = 50, 100 // as ferry run sets them
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		w.t.Fatal(err)

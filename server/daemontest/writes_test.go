@@ -414,12 +414,9 @@ func TestPausedEnvironmentTakesNoRevisionUntilResumed(t *testing.T) {
 
 // A revision that passed dev earlier, promoted to prod by hand while dev's
 // newer revision waits there for approval, must take the newer one's place
-// and wait for alice under bob's name. Today the leader offers dev's latest
-// again at its next step and bob's promotion ends Superseded within a
-// second, though the API answered 202: the reconciler's offer (observe.go,
-// promote.Candidate) does not yield to a manual promotion. Unskip when fixed.
+// and wait for alice under bob's name: the automatic offer of dev's latest
+// yields to a person's choice made since it was offered (promote.Candidate).
 func TestManualPromotionIsNotSupersededByTheAutomaticOffer(t *testing.T) {
-	t.Skip("known bug in reconciler/promote: the automatic offer of dev's latest supersedes a manual promotion to prod at once")
 	w := newWorld(t)
 	sha1 := w.commit("first", chart)
 	short1 := ferry.Revision{SHA: sha1}.Short()

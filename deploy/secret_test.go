@@ -1,37 +1,18 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ferry "github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/internal/localcluster"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 )
-
-// lockedBuffer is a log sink that Helm's goroutines and the test may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A release with a Secret goes through a diff, an install, health, an
 // upgrade that changes the Secret, a diff of that change and a rollback,
@@ -43,7 +24,7 @@ func TestSecretNeverInDiffOrLogs(t *testing.T) {
 	t.Parallel()
 	ns := lc.Namespace(t, nil)
 	ctx := context.Background()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	c, err := newClient(Target{Kubeconfig: lc.Kubeconfig, Namespace: ns, Release: "web"}, nil,
 		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {

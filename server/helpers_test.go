@@ -1,19 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-gitops/ferry/config"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 	"github.com/ferry-gitops/ferry/server/servertest"
 )
 
@@ -42,14 +41,14 @@ type testServer struct {
 	srv    *Server
 	daemon *servertest.Daemon
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 func startServer(t *testing.T, cfg *config.Config, edit func(*Options)) *testServer {
 	t.Helper()
 	d := servertest.NewDaemon(cfg)
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts := Options{
 		Config: cfg, Daemon: d, Metrics: reg, Now: func() time.Time { return t0 },
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -109,22 +108,4 @@ func containsSecret(s string) string {
 		}
 	}
 	return ""
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

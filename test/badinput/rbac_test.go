@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/config"
 	"github.com/ferry-gitops/ferry/internal/gitserver"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 	"github.com/ferry-gitops/ferry/reconciler"
 )
 
@@ -87,7 +88,7 @@ timing:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d, err := reconciler.New(ctx, reconciler.Options{
 		Config: cfg, Client: client, Targets: reconciler.DeployTargets, Console: io.Discard,
 		DataDir: t.TempDir(), Identity: "ferry-least", Logger: slog.New(slog.NewJSONHandler(&logs, nil)),

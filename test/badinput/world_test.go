@@ -1,7 +1,6 @@
 package badinput
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/ferry-gitops/ferry/internal/gitserver"
 	"github.com/ferry-gitops/ferry/internal/localcluster"
 	"github.com/ferry-gitops/ferry/internal/slackserver"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 	"github.com/ferry-gitops/ferry/reconciler"
 	"github.com/ferry-gitops/ferry/server"
 )
@@ -134,7 +134,7 @@ type world struct {
 	daemon  *reconciler.Daemon
 	spy     *spy
 	http    *httptest.Server
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	metrics *prometheus.Registry
 	secrets secrets
 	// base is each pipeline's first commit, which every environment runs
@@ -148,7 +148,7 @@ func newWorld(t *testing.T, s secrets) *world {
 	t.Helper()
 	localcluster.Require(t, cluster)
 	w := &world{t: t, ns: cluster.Namespace(t, nil), repos: map[string]*gitserver.Repo{}, secrets: s,
-		base: map[string]string{}, logs: &syncBuffer{}, metrics: prometheus.NewRegistry()}
+		base: map[string]string{}, logs: &syncbuf.Buffer{}, metrics: prometheus.NewRegistry()}
 	var err error
 	if w.kube, err = cluster.Clientset(); err != nil {
 		t.Fatal(err)
@@ -515,24 +515,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 }
 
 func short(sha string) string { return ferry.Revision{SHA: sha}.Short() }
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // withoutBaseSHAs writes "<base>" for the short SHA of each pipeline's base
 // commit, so a message can be compared whatever the commit's hash.

@@ -1,19 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/internal/harness"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 )
 
 // poll is the branch poll interval of the run: long enough that every
@@ -33,7 +32,7 @@ func TestStory(t *testing.T) {
 	ctx := t.Context()
 	// Everything the harness and the story print is also kept, to be
 	// searched for secrets at the end.
-	printed := &syncBuffer{}
+	printed := &syncbuf.Buffer{}
 	out := io.MultiWriter(logWriter{t}, printed)
 	w, err := harness.Start(ctx, harness.Options{Poll: poll, Configure: harness.Configure, Progress: out})
 	if err != nil {
@@ -69,24 +68,6 @@ func TestStory(t *testing.T) {
 	t.Run("live-objects", func(t *testing.T) { checkLive(ctx, t, w) })
 	t.Run("chat", func(t *testing.T) { checkChat(ctx, t, w, story) })
 	t.Run("no-secrets", func(t *testing.T) { checkNoSecrets(ctx, t, w, printed.String()) })
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // webhookBeforePoll pushes a commit that changes no render (a runbook beside

@@ -115,9 +115,11 @@ func (s *store) update(ctx context.Context, pipeline string, fn func(*pipelineSt
 	}
 }
 
-// encodeState serialises st, trimming what can be lost without harm (the
-// oldest chat message states, then the oldest outbox events) until it fits
-// maxStateBytes.
+// encodeState serialises st, trimming what can be lost without harm until it
+// fits maxStateBytes: the oldest outbox events first (counted in Dropped and
+// told in chat), and only then the oldest chat message states. A message
+// state is what keeps a revision to one Slack message: losing it while the
+// revision's events wait in the outbox would post a second message.
 func encodeState(st *pipelineState) ([]byte, error) {
 	for {
 		data, err := json.Marshal(st)
@@ -128,12 +130,12 @@ func encodeState(st *pipelineState) ([]byte, error) {
 			return data, nil
 		}
 		switch {
-		case len(st.Messages) > 1:
-			st.Messages = st.Messages[len(st.Messages)/2:]
 		case len(st.Outbox) > 1:
 			n := len(st.Outbox) / 2
 			st.Dropped += n
 			st.Outbox = st.Outbox[n:]
+		case len(st.Messages) > 1:
+			st.Messages = st.Messages[len(st.Messages)/2:]
 		default:
 			return nil, fmt.Errorf("state of pipeline %s is %d bytes, over the %d a ConfigMap can hold: lower state.historyLimit", st.Pipeline, len(data), maxStateBytes)
 		}

@@ -57,16 +57,20 @@ func (d *Daemon) act(ctx context.Context, p *pipelineRun, e *envRun, s promote.S
 		return ev, notes, nil
 
 	case promote.ActionApply:
+		crashpoint(CrashIntentRecorded)
 		r, err := p.render(ctx, e, pr.Revision.SHA)
 		if err != nil {
 			return promote.Event{}, nil, err
 		}
 		hctx, cancel := helmContext(ctx)
+		stopCrashWatch := crashWhileApplying(hctx, e.cfg)
 		helmRev, err := e.releaser.Apply(hctx, r, pr.Revision)
+		stopCrashWatch()
 		cancel()
 		if transient(err) {
 			return promote.Event{}, nil, fmt.Errorf("apply %s to %s: %w", pr.Revision.Short(), e.cfg.Name, err)
 		}
+		crashpoint(CrashHelmApplied)
 		ev := answer(promote.EventApplied)
 		ev.HelmRevision, ev.Err = helmRev, err
 		return ev, nil, nil
@@ -123,6 +127,7 @@ func (d *Daemon) verification(ctx context.Context, e *envRun, r *ferry.Rendered)
 	gates := []ferry.GateResult{timed(func() ferry.GateResult {
 		return promote.HealthGate(ctx, e.releaser, *r, hc, healthInterval(hc.Timeout))
 	})}
+	crashpoint(CrashVerifying)
 	if lt := e.cfg.Gates.LoadTest; lt != nil && gates[0].Verdict == ferry.VerdictPassed {
 		gates = append(gates, timed(func() ferry.GateResult { return promote.LoadGate(ctx, *lt) }))
 	}

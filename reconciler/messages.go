@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ferry-gitops/ferry/chat"
 )
@@ -26,6 +27,16 @@ func (m *messageStore) Get(ctx context.Context, key chat.MessageKey) (chat.Messa
 // Put saves the message state into its pipeline's state.
 func (m *messageStore) Put(ctx context.Context, ms chat.MessageState) error {
 	return m.store.update(ctx, ms.Key.Pipeline, func(st *pipelineState) error {
+		var old chat.MessageState
+		if i := st.message(ms.Key); i >= 0 {
+			old = st.Messages[i]
+		}
+		if ms.TS != "" && old.TS == "" {
+			crashpoint(CrashChatPosted)
+		}
+		if len(ms.Delivered) > 0 && !slices.Contains(old.Delivered, ms.Delivered[len(ms.Delivered)-1]) {
+			crashpoint(CrashChatReplyPosted)
+		}
 		st.putMessage(ms)
 		return nil
 	})

@@ -75,6 +75,7 @@ func newMetrics(reg prometheus.Registerer, cfg *config.Config) (*metrics, error)
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
+	registerTestMetrics(reg)
 	results := []ferry.Phase{ferry.PhaseSucceeded, ferry.PhaseFailed, ferry.PhaseRolledBack, ferry.PhaseSuperseded, ferry.PhaseRejected}
 	for _, p := range cfg.Pipelines {
 		for _, r := range []string{pollChanged, pollUnchanged, pollError} {

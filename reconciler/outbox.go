@@ -92,6 +92,7 @@ func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 		return false, nil
 	}
 	item := st.Outbox[0]
+	crashpoint(CrashChatBeforePost)
 	err = d.notifier.Notify(ctx, item.Event)
 	var perm *chat.PermanentError
 	if errors.As(err, &perm) {
@@ -100,6 +101,7 @@ func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 	} else if err != nil {
 		return false, err
 	}
+	crashpoint(CrashChatDelivered)
 	err = d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error {
 		st.Outbox = slices.DeleteFunc(st.Outbox, func(it outboxItem) bool { return it.ID == item.ID })
 		// Chat works again: say in the thread just delivered to how many

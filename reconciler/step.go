@@ -30,6 +30,7 @@ type stepFlags struct {
 // step is decided again on the fresh state, and if the fence names another
 // leader, nothing more is done (errDeposed).
 func (d *Daemon) reconcile(ctx context.Context, k envKey) error {
+	crashpoint(pointReconcile)
 	p := d.pipelines[k.pipeline]
 	e := p.env(k.env)
 	if e == nil {

@@ -58,6 +58,10 @@ type Options struct {
 	Configure func(*config.Config)
 	// Progress receives one line per start-up step; nil discards them.
 	Progress io.Writer
+	// BuildTags are build tags for the ferry binary the run builds (not
+	// used with Binary): "ferrytest" compiles in the reliability suite's
+	// crash points (see reconciler/crashpoint.go).
+	BuildTags []string
 }
 
 // World is one running set of servers with ferry started against them.
@@ -144,7 +148,7 @@ func (w *World) start(ctx context.Context, opts Options) (err error) {
 	} else {
 		w.logf("building ferry (go build ./cmd/ferry)")
 		go func() {
-			path, err := BuildFerry(ctx, filepath.Join(w.Dir, "bin"))
+			path, err := BuildFerryTags(ctx, filepath.Join(w.Dir, "bin"), opts.BuildTags...)
 			binary <- buildResult{path, err}
 		}()
 	}

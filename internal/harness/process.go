@@ -18,6 +18,11 @@ import (
 // into dir and returns the binary's path. The Go build cache makes a
 // rebuild of unchanged sources quick.
 func BuildFerry(ctx context.Context, dir string) (string, error) {
+	return BuildFerryTags(ctx, dir)
+}
+
+// BuildFerryTags is BuildFerry with build tags (go build -tags a,b).
+func BuildFerryTags(ctx context.Context, dir string, tags ...string) (string, error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		return "", err
@@ -26,10 +31,14 @@ func BuildFerry(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("harness: binary directory: %w", err)
 	}
 	bin := filepath.Join(dir, "ferry")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ferry")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/ferry")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("harness: go build ./cmd/ferry: %w\n%s", err, out)
+		return "", fmt.Errorf("harness: go %s ./cmd/ferry: %w\n%s", strings.Join(args[:len(args)-2], " "), err, out)
 	}
 	return bin, nil
 }
@@ -85,6 +94,9 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // PID is the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
@@ -111,6 +123,12 @@ func (w *World) Ferry() *Process { return w.ferry }
 // run's directory, its output appended to LogPath, and waits until it answers /readyz. It is not
 // safe to call concurrently with StopFerry.
 func (w *World) StartFerry(ctx context.Context) error {
+	return w.StartFerryEnv(ctx)
+}
+
+// StartFerryEnv is StartFerry with extra environment variables (KEY=value)
+// for the ferry process, such as a ferrytest build's FERRY_TEST_CRASH_AT.
+func (w *World) StartFerryEnv(ctx context.Context, env ...string) error {
 	if w.ferry != nil {
 		if exited, _ := w.ferry.Exited(); !exited {
 			return errors.New("harness: ferry is already running")
@@ -122,7 +140,7 @@ func (w *World) StartFerry(ctx context.Context) error {
 	}
 	cmd := exec.Command(w.Binary, "run", "-f", w.ConfigPath, "--data-dir", filepath.Join(w.Dir, "data"))
 	cmd.Dir = w.Dir
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+w.Cluster.Kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+w.Cluster.Kubeconfig), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -262,9 +262,10 @@ func (d *Daemon) defaultNotifier(ctx context.Context, ms chat.MessageStore, cons
 		Store:        ms,
 		Environments: envs,
 		// The outbox retries across restarts; the notifier's own retries
-		// only ride out a short blip.
+		// only ride out a short blip, and the outbox reports a failure
+		// that outlasts them (once), so theirs are logged at Debug.
 		Retry:  chat.Backoff{Initial: retry.Initial, Max: retry.Max, Attempts: 3},
-		Logger: d.log,
+		Logger: slog.New(quietRetries{d.log.Handler()}),
 	})
 }
 

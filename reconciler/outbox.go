@@ -60,17 +60,18 @@ func (p *pipelineRun) kickOutbox() {
 // shows an event delivered twice (after a crash between delivery and
 // removal) only once. An event chat refuses for good is dropped and logged.
 func (d *Daemon) deliver(ctx context.Context, p *pipelineRun) {
-	failures := 0
+	// A chat outage is reported once per kind of failure, not per retry.
+	trouble := &problem{log: d.log, msg: "chat delivery failed; will retry", recovered: "chat delivery works again"}
 	for ctx.Err() == nil {
 		delivered, err := d.deliverOne(ctx, p)
 		switch {
+		case err != nil && ctx.Err() != nil:
 		case err != nil:
-			failures++
-			wait := backoff(d.cfg.Timing.ChatRetry.Initial, d.cfg.Timing.ChatRetry.Max, failures)
-			d.log.WarnContext(ctx, "chat delivery failed; will retry", "pipeline", p.cfg.Name, "attempt", failures, "retry_in", wait, "err", err)
+			wait := backoff(d.cfg.Timing.ChatRetry.Initial, d.cfg.Timing.ChatRetry.Max, trouble.failures+1)
+			trouble.failed(ctx, err, "pipeline", p.cfg.Name, "retry_in", wait)
 			sleep(ctx, wait)
 		case delivered:
-			failures = 0
+			trouble.ok(ctx, "pipeline", p.cfg.Name)
 		default:
 			select {
 			case <-ctx.Done():

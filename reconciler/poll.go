@@ -14,6 +14,8 @@ import (
 // state for the first environment to take. Finding another replica in the
 // fence ends the term through depose.
 func (d *Daemon) poll(ctx context.Context, p *pipelineRun, depose context.CancelCauseFunc) {
+	// An unreachable Git server is reported once, not at every poll.
+	trouble := &problem{log: d.log, msg: "reading the branch head failed", recovered: "reading the branch head works again"}
 	for {
 		err := d.pollOnce(ctx, p)
 		switch {
@@ -21,7 +23,9 @@ func (d *Daemon) poll(ctx context.Context, p *pipelineRun, depose context.Cancel
 			depose(err)
 			return
 		case err != nil && ctx.Err() == nil:
-			d.log.WarnContext(ctx, "reading the branch head failed", "pipeline", p.cfg.Name, "err", err)
+			trouble.failed(ctx, err, "pipeline", p.cfg.Name)
+		case err == nil:
+			trouble.ok(ctx, "pipeline", p.cfg.Name)
 		}
 		t := time.NewTimer(jitter(p.cfg.Source.Interval, 0.1))
 		select {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/ferry-gitops/ferry"
 )
@@ -108,16 +109,20 @@ func TestDeposedLeaderDoesNotCallHelm(t *testing.T) {
 			takeOver: func(t *testing.T, f *fixture, b *replica) {
 				// a's lease lapsed (a long pause, a partition) and b acquired
 				// it: the Lease names b, whose elector renews it and leads.
+				// a renews meanwhile: retry on conflict.
 				ctx := context.Background()
 				leases := f.admin.CoordinationV1().Leases(f.ns)
-				l, err := leases.Get(ctx, f.cfg.State.LeaseName, metav1.GetOptions{})
+				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					l, err := leases.Get(ctx, f.cfg.State.LeaseName, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					now := metav1.NewMicroTime(time.Now())
+					l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.AcquireTime = new("b"), &now, &now
+					_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+					return err
+				})
 				if err != nil {
-					t.Error(err)
-					return
-				}
-				now := metav1.NewMicroTime(time.Now())
-				l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.AcquireTime = new("b"), &now, &now
-				if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -157,7 +157,12 @@ func (s *Slack) Notify(ctx context.Context, ev ferry.Event) error {
 		return fmt.Errorf("slack notify %s: %w", key, err)
 	}
 	if r, ok := threadReply(ev); ok && !next.delivered(r.id) {
-		if err := s.postReply(ctx, next, r); err != nil {
+		lookFirst := next.Replying == r.id
+		next.Replying = r.id
+		if err := s.save(ctx, next); err != nil {
+			return fmt.Errorf("slack notify %s: %w", key, err)
+		}
+		if err := s.postReply(ctx, next, r, lookFirst); err != nil {
 			return fmt.Errorf("slack notify %s: %w", key, err)
 		}
 		next.markDelivered(r.id)
@@ -237,8 +242,9 @@ func (s *Slack) update(ctx context.Context, st MessageState, blocks []slack.Bloc
 }
 
 // postReply posts one thread reply, marked with its id in metadata; after an
-// ambiguous failure the thread is searched for the id before posting again.
-func (s *Slack) postReply(ctx context.Context, st MessageState, r reply) error {
+// ambiguous failure, or first when lookFirst says an earlier process may
+// have posted it, the thread is searched for the id before posting.
+func (s *Slack) postReply(ctx context.Context, st MessageState, r reply, lookFirst bool) error {
 	meta := slack.SlackMetadata{EventType: metadataReply, EventPayload: map[string]any{
 		"pipeline": st.Key.Pipeline, "revision": st.Key.Revision, "reply": r.id,
 	}}
@@ -250,7 +256,7 @@ func (s *Slack) postReply(ctx context.Context, st MessageState, r reply) error {
 	lookup := func(ctx context.Context) (bool, error) {
 		return s.findReply(ctx, st, r.id)
 	}
-	return s.retry.do(ctx, "post thread reply", post, lookup, false)
+	return s.retry.do(ctx, "post thread reply", post, lookup, lookFirst)
 }
 
 // findParent searches the channel's recent history for the parent of key.

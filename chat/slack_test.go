@@ -389,6 +389,52 @@ func TestRestartAfterUnknownOutcomeLooksUpFirst(t *testing.T) {
 	}
 }
 
+// A thread reply whose post was accepted but never answered, and the process
+// gone before it could record it: the next process looks for the reply in
+// the thread first and does not post it again.
+func TestRestartAfterUnknownReplyOutcomeLooksUpFirst(t *testing.T) {
+	store := NewMemoryStore()
+	first, srv, _ := newTestSlack(t, func(o *SlackOptions) {
+		o.Store, o.RequestTimeout, o.Retry = store, 300*time.Millisecond, Backoff{Attempts: 1}
+	})
+	ctx := context.Background()
+	if err := first.Notify(ctx, revEvent(ferry.EventRevisionDetected, "")); err != nil {
+		t.Fatal(err)
+	}
+	gate := revEvent(ferry.EventGateResult, "dev")
+	gate.Gates = []ferry.GateResult{{Gate: "health", Verdict: ferry.VerdictPassed, Reason: "3/3 objects healthy"}}
+	srv.Inject("chat.postMessage", slackserver.Fault{AcceptThenHang: true})
+	if err := first.Notify(ctx, gate); err == nil {
+		t.Fatal("a single attempt that timed out must fail")
+	}
+	key := MessageKey{Pipeline: "web", Revision: testSHA}
+	st, _, _ := store.Get(ctx, key)
+	if st.Replying == "" || len(st.Delivered) != 0 {
+		t.Fatalf("state after the failure = %+v, want the reply's intent and nothing delivered", st)
+	}
+
+	second, err := NewSlack(SlackOptions{Token: testToken, Channel: testChannel, APIURL: srv.APIURL(), Store: store,
+		Environments: map[string][]string{"web": {"dev", "staging", "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Notify(ctx, gate); err != nil {
+		t.Fatal(err)
+	}
+	parent := srv.Messages(testChannel)[0]
+	if n := len(srv.Replies(testChannel, parent.TS)); n != 1 {
+		t.Errorf("the thread holds %d replies, want the one reply once", n)
+	}
+	want := []string{"chat.postMessage ok", "chat.postMessage accepted, no answer", "conversations.replies ok"}
+	if got := callLines(srv); !slices.Equal(got, want) {
+		t.Errorf("calls =\n%s\nwant\n%s (a look in the thread, no second post)", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	st, _, _ = store.Get(ctx, key)
+	if st.Replying != "" || len(st.Delivered) != 1 {
+		t.Errorf("state = %+v, want the reply delivered and no intent", st)
+	}
+}
+
 func TestNewSlackRefusesBadOptions(t *testing.T) {
 	tests := []struct {
 		name string

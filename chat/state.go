@@ -41,6 +41,11 @@ type MessageState struct {
 	Envs []EnvLine `json:"envs,omitempty"`
 	// Superseded, when set, says which newer revision took this one's place.
 	Superseded string `json:"superseded,omitempty"`
+	// Replying is the id of a thread reply whose post was attempted with an
+	// unknown outcome (written before the post): the next delivery of it
+	// looks for it in the thread before posting, as Posting does for the
+	// parent.
+	Replying string `json:"replying,omitempty"`
 	// Delivered holds the ids of thread replies already posted (the most
 	// recent maxDelivered).
 	Delivered []string `json:"delivered,omitempty"`
@@ -68,6 +73,7 @@ func (s *MessageState) delivered(id string) bool { return slices.Contains(s.Deli
 
 // markDelivered records a posted reply, dropping the oldest beyond the cap.
 func (s *MessageState) markDelivered(id string) {
+	s.Replying = ""
 	s.Delivered = append(s.Delivered, id)
 	if n := len(s.Delivered); n > maxDelivered {
 		s.Delivered = slices.Clone(s.Delivered[n-maxDelivered:])

@@ -93,6 +93,12 @@ func mark(k ChangeKind) string {
 // JSON type, and a Secret's stringData as the data it becomes. Every value
 // under a Secret's data or stringData is masked.
 func Diff(live []ferry.Object, rendered *ferry.Rendered) *Changes {
+	return diffObjects(live, rendered, false)
+}
+
+// diffObjects is Diff; with removals, a field the old side has and the
+// rendered side lacks is a removal rather than something the server added.
+func diffObjects(live []ferry.Object, rendered *ferry.Rendered, removals bool) *Changes {
 	index := make(map[string]ferry.Object, len(live))
 	for _, o := range live {
 		index[objectKey(o.ObjectRef)] = o
@@ -122,7 +128,7 @@ func Diff(live []ferry.Object, rendered *ferry.Rendered) *Changes {
 			want = secretAsStored(want)
 		}
 		var fields []FieldChange
-		compare(&fields, nil, l.Content, want, secret)
+		compare(&fields, nil, l.Content, want, secret, removals)
 		if len(fields) > 0 {
 			out.Objects = append(out.Objects, ObjectDiff{Ref: ref, Kind: Changed, Fields: fields})
 		}
@@ -150,7 +156,7 @@ func DiffRenders(prev, next *ferry.Rendered) *Changes {
 		}
 		stored[i] = o
 	}
-	return Diff(stored, next)
+	return diffObjects(stored, next, true)
 }
 
 // objectKey identifies an object across API versions of its group.
@@ -187,7 +193,7 @@ func secretAsStored(content map[string]any) map[string]any {
 }
 
 // compare records how live differs from want at every field want sets.
-func compare(out *[]FieldChange, path []string, live, want any, secret bool) {
+func compare(out *[]FieldChange, path []string, live, want any, secret, removals bool) {
 	sensitive := isSensitive(secret, path)
 	switch w := want.(type) {
 	case map[string]any:
@@ -210,7 +216,20 @@ func compare(out *[]FieldChange, path []string, live, want any, secret bool) {
 				}
 				continue
 			}
-			compare(out, sub, lv, w[k], secret)
+			compare(out, sub, lv, w[k], secret, removals)
+		}
+		if removals {
+			var gone []string
+			for k := range l {
+				if _, kept := w[k]; !kept && l[k] != nil {
+					gone = append(gone, k)
+				}
+			}
+			sort.Strings(gone)
+			for _, k := range gone {
+				sub := append(append([]string{}, path...), k)
+				*out = append(*out, FieldChange{Path: fieldPath(sub), Kind: Removed, Old: show(l[k], isSensitive(secret, sub))})
+			}
 		}
 	case []any:
 		l, ok := live.([]any)
@@ -220,7 +239,7 @@ func compare(out *[]FieldChange, path []string, live, want any, secret bool) {
 		}
 		for i := range w {
 			sub := append(append([]string{}, path...), fmt.Sprintf("[%d]", i))
-			compare(out, sub, l[i], w[i], secret)
+			compare(out, sub, l[i], w[i], secret, removals)
 		}
 	default:
 		if !sameScalar(path, live, want) {

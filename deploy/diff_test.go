@@ -143,16 +143,21 @@ func TestDiffAgainstLiveObjects(t *testing.T) {
 
 // Chat shows what a revision changes against the one an environment runs by
 // comparing the two renders: a rotated Secret is named with its value
-// masked on both sides, and a replica change is shown as it is.
+// masked on both sides, a key the new render drops is a removal (applying
+// removes it), and a replica change is shown as it is.
 func TestDiffRendersMasksSecrets(t *testing.T) {
-	render := func(password string, replicas int) *ferry.Rendered {
+	render := func(password string, replicas int, oldKey bool) *ferry.Rendered {
+		extra := ""
+		if oldKey {
+			extra = "\n  old: key"
+		}
 		objs, err := manifestObjects(`# Source: web/templates/secret.yaml
 apiVersion: v1
 kind: Secret
 metadata:
   name: web-db
 stringData:
-  password: ` + password + `
+  password: ` + password + extra + `
 ---
 # Source: web/templates/deployment.yaml
 apiVersion: apps/v1
@@ -174,13 +179,13 @@ rules: []
 		}
 		return &ferry.Rendered{Release: "web", Namespace: "shop", Objects: objs}
 	}
-	got := DiffRenders(render("old-pa55word", 2), render("new-pa55word", 3)).String()
-	want := "~ Secret/web-db\n    ~ data.password: <masked> -> <masked>\n" +
+	got := DiffRenders(render("old-pa55word", 2, true), render("new-pa55word", 3, false)).String()
+	want := "~ Secret/web-db\n    ~ data.password: <masked> -> <masked>\n    - data.old: <masked>\n" +
 		"~ Deployment/web\n    ~ spec.replicas: 2 -> 3\n"
 	if got != want {
 		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
 	}
-	if same := DiffRenders(render("p", 2), render("p", 2)); !same.Empty() {
+	if same := DiffRenders(render("p", 2, true), render("p", 2, true)); !same.Empty() {
 		t.Errorf("identical renders differ:\n%s", same)
 	}
 }

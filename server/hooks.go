@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/ferry-gitops/ferry/chat"
 	"github.com/ferry-gitops/ferry/config"
@@ -55,11 +56,17 @@ func slackHandler(ctx context.Context, opts Options, log *slog.Logger) (*chat.In
 	if err != nil {
 		return nil, fmt.Errorf("chat.slack.signingSecretFile: %w", err)
 	}
-	// The bot token lets the handler map a clicker by e-mail (users.info)
-	// when chat.users has e-mail keys.
-	token, err := config.ReadSecret(ctx, log, sl.TokenFile)
-	if err != nil {
-		return nil, fmt.Errorf("chat.slack.tokenFile: %w", err)
+	// The bot token lets the handler map a clicker by e-mail (users.info);
+	// it is read only where chat.users has e-mail keys (the notifier reads
+	// it too).
+	var token string
+	for key := range opts.Config.Chat.Users {
+		if strings.Contains(key, "@") {
+			if token, err = config.ReadSecret(ctx, log, sl.TokenFile); err != nil {
+				return nil, fmt.Errorf("chat.slack.tokenFile: %w", err)
+			}
+			break
+		}
 	}
 	h, err := chat.NewInteractions(chat.InteractionOptions{
 		SigningSecret: secret,

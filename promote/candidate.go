@@ -64,7 +64,7 @@ func Candidate(s State, o Offer) (ferry.Revision, bool) {
 // is in progress, queued or succeeded in the environment of s.
 func chosenByHand(s State, since time.Time) bool {
 	byHand := func(p ferry.Promotion) bool {
-		return p.Actor != "" && p.Actor != "ferry" && !p.Created.Before(since)
+		return p.Actor != "" && p.Actor != actorFerry && !p.Created.Before(since)
 	}
 	if s.Active != nil && byHand(*s.Active) {
 		return true

@@ -17,7 +17,9 @@ func TestCandidate(t *testing.T) {
 		ActiveBy      string   `json:"activeBy"`
 		ActiveCreated int      `json:"activeCreated"`
 		Queue         []string `json:"queue"`
-		History       []struct {
+		// QueueBy started the queued promotions (empty: ferry).
+		QueueBy string `json:"queueBy"`
+		History []struct {
 			Rev     string      `json:"rev"`
 			Phase   ferry.Phase `json:"phase"`
 			Created int         `json:"created"`
@@ -38,7 +40,7 @@ func TestCandidate(t *testing.T) {
 				s.Active = &ferry.Promotion{Revision: ferry.Revision{SHA: tc.Active}, Phase: ferry.PhaseVerifying, Actor: tc.ActiveBy, Created: minute(tc.ActiveCreated)}
 			}
 			for _, q := range tc.Queue {
-				s.Queue = append(s.Queue, ferry.Promotion{Revision: ferry.Revision{SHA: q}, Phase: ferry.PhaseWaiting})
+				s.Queue = append(s.Queue, ferry.Promotion{Revision: ferry.Revision{SHA: q}, Phase: ferry.PhaseWaiting, Actor: tc.QueueBy, Created: minute(12)})
 			}
 			for _, h := range tc.History {
 				s.History = append(s.History, ferry.Promotion{Revision: ferry.Revision{SHA: h.Rev}, Phase: h.Phase, Created: minute(h.Created), Actor: h.Actor})

@@ -23,7 +23,7 @@ masked) and the resources the release asks of its namespace. Exits 0 when
 nothing would change and 2 when something would.`,
 		Example: `  ferry diff prod -f ferry.yaml
   ferry diff staging --dir .   # the work tree against what runs in staging
-  ferry diff prod --revision 1a2b3c4 || echo "exit $?: prod would change"`,
+  ferry diff prod --revision 1a2b3c4; [ $? -eq 2 ] && echo "prod would change"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -41,7 +41,9 @@ const (
 )
 
 // CrashPoints lists the crash points in the order a promotion passes them.
-var CrashPoints = []string{
-	CrashChatBeforePost, CrashChatPosted, CrashIntentRecorded, CrashHelmApplying,
-	CrashHelmApplied, CrashVerifying, CrashChatReplyPosted, CrashChatDelivered,
+func CrashPoints() []string {
+	return []string{
+		CrashChatBeforePost, CrashChatPosted, CrashIntentRecorded, CrashHelmApplying,
+		CrashHelmApplied, CrashVerifying, CrashChatReplyPosted, CrashChatDelivered,
+	}
 }

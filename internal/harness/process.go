@@ -38,7 +38,7 @@ func BuildFerryTags(ctx context.Context, dir string, tags ...string) (string, er
 	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/ferry")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("harness: go %s ./cmd/ferry: %w\n%s", strings.Join(args[:len(args)-2], " "), err, out)
+		return "", fmt.Errorf("harness: go %s ./cmd/ferry: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +19,7 @@ import (
 // revision message in chat and no thread reply twice.
 func TestCrashAtEveryStep(t *testing.T) {
 	needWorld(t)
-	for _, point := range crashPoints() {
+	for _, point := range reconciler.CrashPoints() {
 		t.Run(point, func(t *testing.T) {
 			interrupt(t, point, "FERRY_TEST_CRASH_AT", func(t *testing.T, exit error) {
 				var ee *exec.ExitError
@@ -32,18 +31,12 @@ func TestCrashAtEveryStep(t *testing.T) {
 	}
 }
 
-// crashPoints are the crash points the suite interrupts ferry at: every
-// one. (CrashChatReplyPosted found that a thread reply posted, and not yet
-// recorded as delivered when ferry died, was posted again after the
-// restart; chat now records a reply's intent before posting it.)
-func crashPoints() []string { return slices.Clone(reconciler.CrashPoints) }
-
 // TestSIGTERMAtEveryStep sends ferry SIGTERM at each step: it stops
 // cleanly (exit status 0) with no Helm revision pending, and once started
 // again finishes the promotion exactly once.
 func TestSIGTERMAtEveryStep(t *testing.T) {
 	needWorld(t)
-	for _, point := range crashPoints() {
+	for _, point := range reconciler.CrashPoints() {
 		t.Run(point, func(t *testing.T) {
 			interrupt(t, point, "FERRY_TEST_SIGTERM_AT", func(t *testing.T, exit error) {
 				if exit != nil {

@@ -48,12 +48,16 @@ func BenchmarkHeadUnchanged(b *testing.B) {
 	}
 }
 
-// historyOf makes a repository with the test chart and n commits on top,
+// fixtureChart is the vibecode-platform chart, the repository ferry is
+// measured on.
+const fixtureChart = "../fixtures/vibecode-platform/helm/vibecode-platform"
+
+// historyOf makes a repository with the fixture chart and n commits on top,
 // each changing one values file, the way a deployment repo grows.
 func historyOf(b *testing.B, srv *gitserver.Server, n int) *gitserver.Repo {
 	repo := must(srv.CreateRepo("history")).get(b)
-	must(repo.Commit("chart 0.3.1", gitserver.WithDir("testdata/chart", "chart"))).get(b)
-	files := []string{"chart/values-dev.yaml", "chart/values-prod.yaml", "chart/values.yaml"}
+	must(repo.Commit("vibecode-platform chart", gitserver.WithDir(fixtureChart, "chart"))).get(b)
+	files := []string{"chart/values-dev.yaml", "chart/values-staging.yaml", "chart/values-prod.yaml"}
 	must(repo.CommitMany(n, func(i int) (string, []gitserver.CommitOption) {
 		f := files[i%len(files)]
 		return fmt.Sprintf("bump %d", i), []gitserver.CommitOption{gitserver.WithFile(f, fmt.Sprintf("replicaCount: %d\nimage:\n  tag: \"1.%d.0\"\n", i%7+1, i))}
@@ -62,7 +66,7 @@ func historyOf(b *testing.B, srv *gitserver.Server, n int) *gitserver.Repo {
 }
 
 // BenchmarkFetchNewCommit measures noticing and fetching one new commit on a
-// repository with 2,000 commits and a chart: Head, then Fetch.
+// repository with 2,000 commits and the fixture chart: Head, then Fetch.
 func BenchmarkFetchNewCommit(b *testing.B) {
 	srv, _ := newServer(b, gitserver.HTTPOptions{})
 	repo := historyOf(b, srv, 2000)

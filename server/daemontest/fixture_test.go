@@ -126,8 +126,36 @@ func (w *world) commit(msg string, files map[string]string) string {
 
 // replica is one running daemon with the HTTP server over it.
 type replica struct {
-	daemon *reconciler.Daemon
-	http   *httptest.Server
+	daemon  *reconciler.Daemon
+	http    *httptest.Server
+	metrics *prometheus.Registry
+}
+
+// waitPolls waits until the replica has read its branch head n more times,
+// so a check that something does not happen has given the daemon that many
+// chances, whatever the machine's load.
+func (r *replica) waitPolls(t *testing.T, n float64) {
+	t.Helper()
+	polls := func() float64 {
+		families, err := r.metrics.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum float64
+		for _, f := range families {
+			if f.GetName() == "ferry_git_poll_total" {
+				for _, m := range f.GetMetric() {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return sum
+	}
+	start := polls()
+	eventually(t, 2*time.Minute, fmt.Sprintf("%v more reads of the branch head", n), func() (bool, string) {
+		got := polls() - start
+		return got >= n, fmt.Sprintf("%v so far", got)
+	})
 }
 
 // startReplica builds daemon id with its own metrics registry, runs it
@@ -162,7 +190,7 @@ func (w *world) startReplica(id string) *replica {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	w.t.Cleanup(ts.Close)
-	return &replica{daemon: d, http: ts}
+	return &replica{daemon: d, http: ts, metrics: reg}
 }
 
 // call sends one request to the replica's server and returns status and body.

@@ -160,8 +160,9 @@ func TestRejectWithReasonEndsThePromotion(t *testing.T) {
 	if want := short + " is not waiting for approval in prod (nothing is): conflict"; status != 409 || msg != want {
 		t.Errorf("approve after the rejection = %d %q, want 409 %q", status, msg, want)
 	}
-	// Three resyncs later the rejected revision has not been offered again.
-	time.Sleep(3 * time.Second)
+	// Many steps later (15 reads of the head at 200ms, three resyncs) the
+	// rejected revision has not been offered again.
+	r.waitPolls(t, 15)
 	st = get[ferry.EnvironmentStatus](t, r, envPath("prod", ""))
 	if st.Active != nil || st.Phase != ferry.PhaseRejected {
 		t.Errorf("prod three resyncs after the rejection = %s, want still Rejected", statusLine(st))
@@ -378,8 +379,9 @@ func TestPausedEnvironmentTakesNoRevisionUntilResumed(t *testing.T) {
 		return h == sha2, "head " + h
 	})
 	// The leader reacts to a new head at once and resyncs every second:
-	// three seconds leave it ample chances to wrongly start the second commit.
-	time.Sleep(3 * time.Second)
+	// 15 more reads of the head leave it ample chances to wrongly start
+	// the second commit.
+	r.waitPolls(t, 15)
 	dev = get[ferry.EnvironmentStatus](t, r, envPath("dev", ""))
 	if dev.Current.SHA != sha1 || dev.Phase != ferry.PhaseSucceeded || dev.Active != nil || !dev.Paused {
 		t.Errorf("paused dev after the second commit = %s, want still %s Succeeded and paused", statusLine(dev), short1)
@@ -434,7 +436,7 @@ func TestManualPromotionIsNotSupersededByTheAutomaticOffer(t *testing.T) {
 	waitEnv(t, r, "prod", "bob's promotion to wait for approval", func(st ferry.EnvironmentStatus) bool {
 		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Actor == "bob" && strings.HasPrefix(st.WaitingFor, "waiting for approval")
 	})
-	time.Sleep(3 * time.Second)
+	r.waitPolls(t, 15)
 	if st := get[ferry.EnvironmentStatus](t, r, envPath("prod", "")); st.Active == nil || st.Active.Revision.SHA != sha1 || st.Active.Actor != "bob" {
 		t.Fatalf("three resyncs after bob's promotion prod is %s, want %s by bob still waiting", statusLine(st), short1)
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/ferry-gitops/ferry/config"
 	"github.com/ferry-gitops/ferry/internal/harness"
 	"github.com/ferry-gitops/ferry/internal/slackserver"
+	"github.com/ferry-gitops/ferry/internal/syncbuf"
 )
 
 // env is the one environment of the suite's pipeline.
@@ -47,7 +47,7 @@ var (
 	// pushes counts revisions pushed, so each one renders differently.
 	pushes int
 	// setupLog keeps the harness's progress lines for a failing test.
-	setupLog syncBuffer
+	setupLog syncbuf.Buffer
 )
 
 func TestMain(m *testing.M) {
@@ -68,7 +68,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) (int, error) {
 	ctx := context.Background()
-	var err error
+	var err, proxyErr error
 	var slackTarget, gitTarget string
 	w, err = harness.Start(ctx, harness.Options{
 		Poll:      poll,
@@ -80,11 +80,13 @@ func run(m *testing.M) (int, error) {
 			c.Timing.LeaderElection = lease
 			// Put the proxies in front of the Slack and Git servers.
 			slackTarget, gitTarget = c.Chat.Slack.APIURL, p.Source.URL
-			if slackProxy, err = newProxy(hostOf(slackTarget)); err != nil {
-				panic(err)
+			// A proxy that cannot start is reported after Start, so that
+			// the deferred Close still stops everything Start began.
+			if slackProxy, proxyErr = newProxy(hostOf(slackTarget)); proxyErr != nil {
+				return
 			}
-			if gitProxy, err = newProxy(hostOf(gitTarget)); err != nil {
-				panic(err)
+			if gitProxy, proxyErr = newProxy(hostOf(gitTarget)); proxyErr != nil {
+				return
 			}
 			c.Chat.Slack.APIURL = strings.Replace(slackTarget, hostOf(slackTarget), slackProxy.Addr(), 1)
 			p.Source.URL = strings.Replace(gitTarget, hostOf(gitTarget), gitProxy.Addr(), 1)
@@ -103,6 +105,9 @@ func run(m *testing.M) (int, error) {
 	}()
 	if err != nil {
 		return 1, err
+	}
+	if proxyErr != nil {
+		return 1, fmt.Errorf("proxy: %w", proxyErr)
 	}
 	if env := w.Config.Pipelines[0].Environments; len(env) != 1 || env[0].Name != "dev" {
 		return 1, fmt.Errorf("the suite's pipeline has %d environments, want dev only", len(env))
@@ -192,9 +197,7 @@ func push(ctx context.Context, t *testing.T, what string) string {
 // nudge sends the Git webhook; errors are ignored (ferry may be down, and
 // the poll finds the commit anyway).
 func nudge(ctx context.Context) {
-	if _, _, err := w.Webhook(ctx); err != nil {
-		return
-	}
+	_, _, _ = w.Webhook(ctx)
 }
 
 // ferryRunning starts ferry without crash points unless it runs.
@@ -439,22 +442,4 @@ func replyID(m slackserver.Message) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// syncBuffer is a bytes buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

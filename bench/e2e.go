@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -40,7 +41,7 @@ type E2EResult struct {
 	WebhookP50Ms float64 `json:"webhookP50Ms"`
 	WebhookP95Ms float64 `json:"webhookP95Ms"`
 	WebhookMaxMs float64 `json:"webhookMaxMs"`
-	// PushesPollPoll is the poll interval during the pushes: long, so that
+	// PushesPoll is the poll interval during the pushes: long, so that
 	// only the webhook can have told ferry.
 	PushesPoll string `json:"pushesPoll"`
 	// DevPromotionSeconds is the mean time from a dev promotion's creation
@@ -319,7 +320,8 @@ func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	rank := int(float64(len(sorted))*p/100+0.999999) - 1
+	// Nearest rank: the smallest value with at least p% of the values at or below it.
+	rank := int(math.Ceil(float64(len(sorted))*p/100)) - 1
 	rank = max(0, min(rank, len(sorted)-1))
 	return sorted[rank]
 }

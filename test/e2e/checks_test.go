@@ -351,7 +351,11 @@ func checkNoSecrets(ctx context.Context, t *testing.T, w *harness.World, printed
 		}
 		outputs["ferry "+strings.Join(args, " ")] = text
 	}
-	resp, err := http.Get(w.APIURL + "/metrics")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.APIURL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

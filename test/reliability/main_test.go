@@ -318,7 +318,7 @@ func waitExit(ctx context.Context, t *testing.T) error {
 	return nil
 }
 
-// helmVersions reads dev's Helm records.
+// helmRecords reads dev's Helm records.
 func helmRecords(ctx context.Context, t *testing.T) []harness.HelmRevision {
 	t.Helper()
 	hist, err := w.HelmHistory(ctx, env)

@@ -190,12 +190,10 @@ func TestPushWhileApplying(t *testing.T) {
 	// The first was applied to its end, then the second: no failed or
 	// pending revision, and nothing applied twice.
 	got := helmSince(ctx, t, before)
-	var shas []string
 	for _, h := range got {
 		if h.Status == "failed" || strings.HasPrefix(h.Status, "pending") {
 			t.Errorf("Helm revision %d is %s", h.Version, h.Status)
 		}
-		shas = append(shas, h.SHA)
 	}
 	if len(got) == 0 || len(got) > 2 || got[len(got)-1].SHA != second || (len(got) == 2 && got[0].SHA != first) {
 		t.Errorf("Helm revisions after %d: %s\nwant at most one of %.7s, then one of %.7s", before, describeHelm(got), first, second)

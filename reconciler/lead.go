@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -77,8 +78,9 @@ func (d *Daemon) lead(ctx context.Context) error {
 	}
 	wg.Go(func() { d.watchState(ctx) })
 	wg.Go(func() { d.resync(ctx) })
+	steps := &stepProblems{log: d.log, of: map[envKey]*problem{}}
 	for range max(d.cfg.Timing.Workers, 1) {
-		wg.Go(func() { d.work(ctx, q, depose) })
+		wg.Go(func() { d.work(ctx, q, depose, steps) })
 	}
 	<-ctx.Done()
 	q.ShutDown()
@@ -91,7 +93,8 @@ func (d *Daemon) lead(ctx context.Context) error {
 
 // work takes environments off the queue until it shuts down. Finding
 // another replica in the fence ends the term through depose.
-func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[envKey], depose context.CancelCauseFunc) {
+// A step failing again the same way (the API server away) is reported once.
+func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterface[envKey], depose context.CancelCauseFunc, steps *stepProblems) {
 	for {
 		k, shutdown := q.Get()
 		if shutdown {
@@ -100,6 +103,7 @@ func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterfac
 		err := d.reconcile(ctx, k)
 		switch {
 		case err == nil:
+			steps.get(k).ok(ctx, "pipeline", k.pipeline, "environment", k.env)
 			q.Forget(k)
 		case errors.Is(err, errDeposed):
 			d.log.WarnContext(ctx, "fenced out by another replica; not acting", "pipeline", k.pipeline, "environment", k.env, "err", err)
@@ -107,11 +111,30 @@ func (d *Daemon) work(ctx context.Context, q workqueue.TypedRateLimitingInterfac
 			depose(err)
 		case ctx.Err() != nil:
 		default:
-			d.log.WarnContext(ctx, "step failed; retrying", "pipeline", k.pipeline, "environment", k.env, "err", err)
+			steps.get(k).failed(ctx, err, "pipeline", k.pipeline, "environment", k.env)
 			q.AddRateLimited(k)
 		}
 		q.Done(k)
 	}
+}
+
+// stepProblems are the workers' reports of failing steps, one per
+// environment: the workqueue hands a key to one worker at a time.
+type stepProblems struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	of  map[envKey]*problem
+}
+
+func (s *stepProblems) get(k envKey) *problem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.of[k]
+	if !ok {
+		p = &problem{log: s.log, msg: "step failed; retrying", recovered: "step works again"}
+		s.of[k] = p
+	}
+	return p
 }
 
 // resync ticks every environment on a jittered timing.resync.
@@ -136,16 +159,21 @@ func (d *Daemon) resync(ctx context.Context) {
 
 // watchState follows the state ConfigMaps so that what other replicas
 // record (approvals, promotions, pauses, webhook nudges) is acted on at once.
+// An API server away is reported once, not at every retry.
 func (d *Daemon) watchState(ctx context.Context) {
+	trouble := &problem{log: d.log, msg: "watching state failed; retrying", recovered: "watching state works again"}
 	for ctx.Err() == nil {
 		w, err := d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
 			LabelSelector: labelManagedBy + "=ferry",
 		})
 		if err != nil {
-			d.log.WarnContext(ctx, "watching state failed; retrying", "err", err)
+			if ctx.Err() == nil {
+				trouble.failed(ctx, err)
+			}
 			sleep(ctx, time.Second)
 			continue
 		}
+		trouble.ok(ctx)
 		for ev := range w.ResultChan() {
 			if ev.Type != watch.Added && ev.Type != watch.Modified {
 				continue

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-logr/logr"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection"
@@ -82,6 +86,10 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 		Client:     d.client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: d.identity},
 	}
+	// The elector logs through klog at every retry while the API server is
+	// away; through electionLog, each kind of failure is reported once.
+	elog := electionLog{Handler: d.log.Handler(), seen: &electionSeen{}}
+	logCtx := logr.NewContext(context.WithoutCancel(ctx), logr.FromSlogHandler(elog))
 	for ctx.Err() == nil {
 		var (
 			started  atomic.Bool
@@ -98,6 +106,7 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(leaseCtx context.Context) {
 					started.Store(true)
+					elog.seen.reset()
 					defer close(finished)
 					actCtx, cancel := context.WithCancel(context.WithValue(leaseCtx, leaseKey{}, leaseCtx))
 					defer cancel()
@@ -112,7 +121,7 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 		}
 		// The elector's context outlives ctx while body runs: it ends when
 		// body has returned, and only then is the Lease released.
-		runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+		runCtx, cancelRun := context.WithCancel(logCtx)
 		stopWaiting := context.AfterFunc(ctx, func() {
 			if !started.Load() {
 				cancelRun()
@@ -141,6 +150,74 @@ func (d *Daemon) elect(ctx context.Context, once bool, body func(context.Context
 		}
 	}
 	return nil
+}
+
+// electionLog is the handler of client-go's leader election log. The
+// elector logs an error at every retry (every retryPeriod while the API
+// server is away); like problem, electionLog reports the first error of each
+// message and kind at Warn and its repeats at Debug, until the Lease is held
+// again. Other records pass unchanged.
+type electionLog struct {
+	slog.Handler
+	seen *electionSeen
+}
+
+// electionSeen is what electionLog reported since the Lease was last won.
+type electionSeen struct {
+	mu    sync.Mutex
+	kinds map[string]bool
+}
+
+// reset forgets what was reported: the Lease is held again.
+func (s *electionSeen) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds = nil
+}
+
+// first reports whether kind is reported for the first time.
+func (s *electionSeen) first(kind string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kinds[kind] {
+		return false
+	}
+	if s.kinds == nil {
+		s.kinds = map[string]bool{}
+	}
+	s.kinds[kind] = true
+	return true
+}
+
+func (h electionLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		var err error
+		r.Attrs(func(a slog.Attr) bool {
+			err, _ = a.Value.Any().(error)
+			return err == nil
+		})
+		kind := r.Message
+		if err != nil {
+			kind += ": " + failureKind(err)
+		}
+		level := slog.LevelWarn
+		if !h.seen.first(kind) {
+			level = slog.LevelDebug
+		}
+		if !h.Handler.Enabled(ctx, level) {
+			return nil
+		}
+		r.Level = level
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h electionLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return electionLog{h.Handler.WithAttrs(as), h.seen}
+}
+
+func (h electionLog) WithGroup(name string) slog.Handler {
+	return electionLog{h.Handler.WithGroup(name), h.seen}
 }
 
 // Bounds of the work done after ferry is told to stop.

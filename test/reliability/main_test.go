@@ -8,11 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ferry-gitops/ferry"
 	"github.com/ferry-gitops/ferry/config"
@@ -41,9 +44,11 @@ var (
 	// w is the suite's world, shared by every test in order; each test
 	// leaves ferry running without a crash point and dev at the head.
 	w *harness.World
-	// slackProxy and gitProxy stand between ferry and the Slack and Git
-	// servers, so a test can take either down.
-	slackProxy, gitProxy *proxy
+	// slackProxy, gitProxy and apiProxy stand between ferry and the Slack
+	// server, the Git server and the kube-apiserver, so a test can take any
+	// of them down. apiProxy passes TLS through: ferry's kubeconfig names
+	// it at 127.0.0.1, an IP SAN of the API server's certificate.
+	slackProxy, gitProxy, apiProxy *proxy
 	// pushes counts revisions pushed, so each one renders differently.
 	pushes int
 	// setupLog keeps the harness's progress lines for a failing test.
@@ -90,6 +95,17 @@ func run(m *testing.M) (int, error) {
 			}
 			c.Chat.Slack.APIURL = strings.Replace(slackTarget, hostOf(slackTarget), slackProxy.Addr(), 1)
 			p.Source.URL = strings.Replace(gitTarget, hostOf(gitTarget), gitProxy.Addr(), 1)
+			// Ferry alone reaches the API server through apiProxy: the
+			// state, the Lease and every environment's Helm releases. The
+			// harness's own client goes direct, to observe during an outage.
+			var kubeconfig string
+			if apiProxy, kubeconfig, proxyErr = proxiedKubeconfig(c.State.Kubeconfig); proxyErr != nil {
+				return
+			}
+			c.State.Kubeconfig = kubeconfig
+			for i := range p.Environments {
+				p.Environments[i].Kubeconfig = kubeconfig
+			}
 		},
 	})
 	defer func() {
@@ -101,6 +117,9 @@ func run(m *testing.M) (int, error) {
 		}
 		if gitProxy != nil {
 			gitProxy.Close()
+		}
+		if apiProxy != nil {
+			apiProxy.Close()
 		}
 	}()
 	if err != nil {
@@ -122,6 +141,37 @@ func run(m *testing.M) (int, error) {
 		return 1, fmt.Errorf("the first revision: %w\n%s", err, w.Ferry().LogTail(40))
 	}
 	return m.Run(), nil
+}
+
+// proxiedKubeconfig starts a proxy in front of the API server that path
+// names and writes a copy of path, beside it, whose clusters are reached
+// through the proxy.
+func proxiedKubeconfig(path string) (*proxy, string, error) {
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	var px *proxy
+	for name, cl := range kc.Clusters {
+		if px != nil && hostOf(cl.Server) != px.target {
+			return px, "", fmt.Errorf("%s names more than one API server", path)
+		}
+		if px == nil {
+			if px, err = newProxy(hostOf(cl.Server)); err != nil {
+				return nil, "", err
+			}
+		}
+		cl.Server = strings.Replace(cl.Server, hostOf(cl.Server), px.Addr(), 1)
+		kc.Clusters[name] = cl
+	}
+	if px == nil {
+		return nil, "", fmt.Errorf("%s names no API server", path)
+	}
+	out := filepath.Join(filepath.Dir(path), "ferry-via-proxy.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, out); err != nil {
+		return px, "", err
+	}
+	return px, out, nil
 }
 
 // hostOf returns the host:port of a URL.

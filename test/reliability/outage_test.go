@@ -274,3 +274,142 @@ func harnessGates(p ferry.Promotion) string {
 	}
 	return b.String()
 }
+
+// apiOutage is how long the API server stays away from ferry once ferry
+// has stepped down (which takes the lease's renew deadline, 3.5 s): many
+// retry periods of the elector standing by, which must win the Lease back
+// by itself afterwards.
+const apiOutage = 15 * time.Second
+
+// TestAPIServerOutage takes the API server away from ferry (the state,
+// the Lease, the Helm releases) while a revision is pushed. ferry keeps
+// running, steps down when it cannot renew the Lease, reports the outage
+// once per kind of problem rather than once per retry, and when the API
+// server returns takes the leadership back by itself and promotes the
+// revision once: one new Helm revision, none pending, one chat message.
+func TestAPIServerOutage(t *testing.T) {
+	needWorld(t)
+	ctx := t.Context()
+	settle(ctx, t)
+	from := logSize()
+	logOnFailure(t, from)
+	before := lastVersion(ctx, t)
+	pid := w.Ferry().PID()
+
+	apiProxy.Down()
+	down := true
+	defer func() {
+		if down {
+			_ = apiProxy.Up()
+		}
+	}()
+	sha := push(ctx, t, "during the API server outage")
+	// The Git server is up: ferry sees the revision but cannot record it.
+	// It must notice it cannot renew the Lease and stop acting.
+	lost := waitMetric(ctx, t, "ferry_leader", 0, exitTimeout)
+	if !lost {
+		t.Errorf("ferry still says it leads after %s without the API server", exitTimeout)
+	}
+	time.Sleep(apiOutage)
+	stillRunning(t)
+	if err := apiProxy.Up(); err != nil {
+		t.Fatal(err)
+	}
+	down = false
+
+	promoted(ctx, t, sha)
+	wctx, cancel := context.WithTimeout(ctx, promotionTimeout)
+	defer cancel()
+	waitOutboxEmpty(wctx, t)
+	stillRunning(t)
+	if got := w.Ferry().PID(); got != pid {
+		t.Errorf("ferry runs as pid %d after the outage, want the same process %d", got, pid)
+	}
+
+	checkHistory(ctx, t, sha)
+	noPending(ctx, t)
+	if got := helmSince(ctx, t, before); len(got) != 1 || got[0].SHA != sha || got[0].Status != "deployed" {
+		t.Errorf("Helm revisions of dev after %d:%s\nwant one, of %.7s, deployed", before, describeHelm(got), sha)
+	}
+	checkChat(t, sha)
+
+	log := logSince(from, 0)
+	stopped := strings.Index(log, `msg="stopped leading"`)
+	if stopped < 0 {
+		t.Error("ferry did not report that it stopped leading")
+	} else if !strings.Contains(log[stopped:], `msg=leading`) {
+		t.Error("ferry did not report that it leads again")
+	}
+
+	// Every retry failed while the API server was away (the elector's every
+	// retryPeriod, the state watch every second, the poll every 2s…); each
+	// message is reported once per kind of failure. A message may show two
+	// kinds (connections cut, then refused), never one line per retry.
+	lines := warnings(from, regexp.MustCompile(`.`))
+	t.Logf("ferry reported the API server outage in %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	if len(lines) == 0 {
+		t.Error("ferry did not report the API server outage")
+	}
+	perMsg := map[string]int{}
+	for _, l := range lines {
+		perMsg[logMsg(l)]++
+	}
+	for msg, n := range perMsg {
+		if n > 2 {
+			t.Errorf("ferry reported %q %d times during a %s outage, want once per kind of failure", msg, n, apiOutage)
+		}
+	}
+	// client-go's leader election logs through ferry's logger: nothing of
+	// it reaches klog's own output.
+	if kl := klog(from); len(kl) > 0 {
+		t.Errorf("client-go printed %d klog lines past ferry's logger:\n%s", len(kl), strings.Join(kl, "\n"))
+	}
+}
+
+// logMsg is the msg of a slog text line.
+func logMsg(line string) string {
+	_, m, ok := strings.Cut(line, " msg=")
+	if !ok {
+		return line
+	}
+	if strings.HasPrefix(m, `"`) {
+		if end := strings.Index(m[1:], `"`); end >= 0 {
+			return m[1 : end+1]
+		}
+	}
+	m, _, _ = strings.Cut(m, " ")
+	return m
+}
+
+// klogLine is a line printed by klog (client-go's logger) itself.
+var klogLine = regexp.MustCompile(`^[IWEF]\d{4} `)
+
+// klog returns the lines printed by klog since from.
+func klog(from int64) []string {
+	var out []string
+	for _, l := range strings.Split(logSince(from, 0), "\n") {
+		if klogLine.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitMetric waits up to timeout until ferry's metric series equals v.
+func waitMetric(ctx context.Context, t *testing.T, series string, v float64, timeout time.Duration) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if m, err := scrape(ctx); err == nil {
+			if got, ok := m[series]; ok && got == v {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

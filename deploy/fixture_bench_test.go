@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,23 +103,12 @@ func BenchmarkRenderFixtureDev(b *testing.B) {
 	helmArgs := append([]string{"template"}, helmArgsFor(spec)...)
 	helmArgs = append(helmArgs, "--kube-version", localcluster.KubernetesVersion)
 
-	const helmRuns = 10
 	// One run first, unmeasured, so that helm's binary is built and in the
 	// page cache (go tool -n builds it on first use).
 	want, err := runHelm(b, "", helmArgs...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	childCPU := cpuTime(syscall.RUSAGE_CHILDREN)
-	start := time.Now()
-	for range helmRuns {
-		if _, err := runHelm(b, "", helmArgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	helmMs := ms(time.Since(start)) / helmRuns
-	helmCPUMs := ms(cpuTime(syscall.RUSAGE_CHILDREN)-childCPU) / helmRuns
-
 	// The render must be the one helm printed, or the comparison means nothing.
 	r, err := Render(context.Background(), src, spec)
 	if err != nil {
@@ -129,23 +117,13 @@ func BenchmarkRenderFixtureDev(b *testing.B) {
 	if r.Manifest == "" || !bytes.Contains([]byte(want), []byte(firstDoc(r.Manifest))) {
 		b.Fatalf("ferry's render of dev is not what helm template printed")
 	}
-
-	selfCPU := cpuTime(syscall.RUSAGE_SELF)
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := Render(context.Background(), src, spec); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	n := float64(b.N)
-	wall := ms(b.Elapsed()) / n
-	cpu := ms(cpuTime(syscall.RUSAGE_SELF)-selfCPU) / n
-	b.ReportMetric(wall, "ms/render")
-	b.ReportMetric(cpu, "cpu-ms/render")
-	b.ReportMetric(helmMs, "helm-ms/render")
-	b.ReportMetric(helmCPUMs, "helm-cpu-ms/render")
-	b.ReportMetric(helmMs/wall, "x-faster")
+	benchAgainstHelm(b, func() error {
+		_, err := runHelm(b, "", helmArgs...)
+		return err
+	}, func() error {
+		_, err := Render(context.Background(), src, spec)
+		return err
+	})
 	b.ReportMetric(float64(len(r.Objects)), "objects")
 }
 

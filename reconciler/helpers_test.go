@@ -345,6 +345,24 @@ func (f *fixture) parents() []slackserver.Message {
 	return f.slack.Messages(slackserver.DefaultChannel)
 }
 
+// oneMessageNoReplyTwice checks that chat holds exactly one revision
+// message and that no thread reply was posted twice.
+func (f *fixture) oneMessageNoReplyTwice(t *testing.T) {
+	t.Helper()
+	parents := f.parents()
+	if len(parents) != 1 {
+		t.Fatalf("%d revision messages, want 1", len(parents))
+	}
+	seen := map[string]bool{}
+	for _, r := range f.slack.Replies(parents[0].Channel, parents[0].TS) {
+		id, _ := r.Metadata.EventPayload["reply"].(string)
+		if seen[id] {
+			t.Errorf("thread reply %s posted twice: %s", id, r.Text)
+		}
+		seen[id] = true
+	}
+}
+
 // configMap reads a ConfigMap of the test namespace.
 func (f *fixture) configMap(name string) *corev1.ConfigMap {
 	f.t.Helper()

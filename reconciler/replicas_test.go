@@ -355,18 +355,7 @@ func TestStandbyFinishesPromotionOfKilledLeader(t *testing.T) {
 				}
 				return len(st.Outbox) == 0, fmt.Sprintf("%d events left", len(st.Outbox))
 			})
-			parents := f.parents()
-			if len(parents) != 1 {
-				t.Fatalf("%d revision messages, want 1", len(parents))
-			}
-			seen := map[string]bool{}
-			for _, r := range f.slack.Replies(parents[0].Channel, parents[0].TS) {
-				id, _ := r.Metadata.EventPayload["reply"].(string)
-				if seen[id] {
-					t.Errorf("thread reply %s posted twice: %s", id, r.Text)
-				}
-				seen[id] = true
-			}
+			f.oneMessageNoReplyTwice(t)
 			if a.IsLeader() || !b.IsLeader() || f.fence() != "b" {
 				t.Errorf("a leads %v, b leads %v, fence names %q; want b alone", a.IsLeader(), b.IsLeader(), f.fence())
 			}

@@ -89,18 +89,7 @@ func TestNewProcessResumesEachPhase(t *testing.T) {
 				st, _, err := b.store.load(context.Background(), "app")
 				return err == nil && len(st.Outbox) == 0, ""
 			})
-			parents := f.parents()
-			if len(parents) != 1 {
-				t.Fatalf("%d revision messages, want 1", len(parents))
-			}
-			seen := map[string]bool{}
-			for _, r := range f.slack.Replies(parents[0].Channel, parents[0].TS) {
-				id, _ := r.Metadata.EventPayload["reply"].(string)
-				if seen[id] {
-					t.Errorf("thread reply %s posted twice: %s", id, r.Text)
-				}
-				seen[id] = true
-			}
+			f.oneMessageNoReplyTwice(t)
 		})
 	}
 }

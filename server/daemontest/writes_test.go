@@ -15,6 +15,14 @@ import (
 // envPath is the API path of environment env of pipeline app, with action.
 func envPath(env, action string) string { return api.EnvironmentPath("app", env, action) }
 
+// waitWaiting waits until sha's promotion in env waits (for approval).
+func waitWaiting(t *testing.T, r *replica, env, sha, what string) {
+	t.Helper()
+	waitEnv(t, r, env, what, func(st ferry.EnvironmentStatus) bool {
+		return st.Active != nil && st.Active.Revision.SHA == sha && st.Active.Phase == ferry.PhaseWaiting
+	})
+}
+
 // waitEnv polls env's status on r until cond holds and returns it.
 func waitEnv(t *testing.T, r *replica, env, what string, cond func(ferry.EnvironmentStatus) bool) ferry.EnvironmentStatus {
 	t.Helper()
@@ -86,9 +94,7 @@ func TestRejectWithReasonEndsThePromotion(t *testing.T) {
 	sha := w.commit("first", chart)
 	short := ferry.Revision{SHA: sha}.Short()
 	r := w.startReplica("a")
-	waitEnv(t, r, "prod", "prod waiting for approval", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha, "prod waiting for approval")
 	reject := envPath("prod", "reject")
 	other := strings.Repeat("ab", 20)
 	for _, c := range []struct {
@@ -183,9 +189,7 @@ func TestPromoteRevisionThatPassedUpstreamAndReadBack(t *testing.T) {
 	sha1 := w.commit("first", chart)
 	short1 := ferry.Revision{SHA: sha1}.Short()
 	r := w.startReplica("a")
-	waitEnv(t, r, "prod", "prod waiting for approval", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha1, "prod waiting for approval")
 	if status, _, msg := post(t, r, envPath("prod", "reject"), aliceToken, `{"revision":"`+sha1+`","reason":"not on a Friday"}`); status != 200 {
 		t.Fatalf("reject = %d %q", status, msg)
 	}
@@ -328,9 +332,7 @@ func TestPausedEnvironmentTakesNoRevisionUntilResumed(t *testing.T) {
 	sha1 := w.commit("first", chart)
 	short1 := ferry.Revision{SHA: sha1}.Short()
 	r := w.startReplica("a")
-	waitEnv(t, r, "prod", "prod waiting for approval", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha1, "prod waiting for approval")
 	waitEnv(t, r, "dev", "dev to run the first commit", func(st ferry.EnvironmentStatus) bool {
 		return st.Current.SHA == sha1 && st.Phase == ferry.PhaseSucceeded
 	})
@@ -403,9 +405,7 @@ func TestPausedEnvironmentTakesNoRevisionUntilResumed(t *testing.T) {
 		[]string{short2 + " Succeeded ferry helm=2", short1 + " Succeeded ferry helm=1"})
 	equal(t, "Helm revisions of resumed app-dev", w.helmRevisions("app-dev"), []int{1, 2})
 	equal(t, "resumed app-dev greeting", w.greeting("app-dev"), "hello dev 2")
-	waitEnv(t, r, "prod", "prod to be offered the second commit", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha2 && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha2, "prod to be offered the second commit")
 	equal(t, "prod history", promotionRows(get[[]ferry.Promotion](t, r, envPath("prod", "promotions"))),
 		[]string{short2 + " Waiting ferry helm=0", short1 + " Superseded ferry helm=0"})
 	equal(t, "Helm revisions of app-prod", w.helmRevisions("app-prod"), []int{})
@@ -423,13 +423,9 @@ func TestManualPromotionIsNotSupersededByTheAutomaticOffer(t *testing.T) {
 	sha1 := w.commit("first", chart)
 	short1 := ferry.Revision{SHA: sha1}.Short()
 	r := w.startReplica("a")
-	waitEnv(t, r, "prod", "prod waiting for the first commit", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha1 && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha1, "prod waiting for the first commit")
 	sha2 := w.commit("second", map[string]string{"values-dev.yaml": "greeting: hello dev 2\n"})
-	waitEnv(t, r, "prod", "prod waiting for the second commit", func(st ferry.EnvironmentStatus) bool {
-		return st.Active != nil && st.Active.Revision.SHA == sha2 && st.Active.Phase == ferry.PhaseWaiting
-	})
+	waitWaiting(t, r, "prod", sha2, "prod waiting for the second commit")
 	if status, res, msg := post(t, r, envPath("prod", "promote"), bobToken, `{"revision":"`+sha1+`"}`); status != 202 || res.Revision != sha1 {
 		t.Fatalf("promote = %d %+v %q", status, res, msg)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	ferry "github.com/ferry-gitops/ferry"
-	"helm.sh/helm/v3/pkg/release"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -41,21 +40,6 @@ func manifestObjects(manifest string) ([]ferry.Object, error) {
 	}
 }
 
-// hookObjects decodes the chart's hooks, which Helm keeps apart from the manifest.
-func hookObjects(hooks []*release.Hook) ([]ferry.Object, error) {
-	var out []ferry.Object
-	for _, h := range hooks {
-		obj, ok, err := decodeObject(h.Manifest, h.Path)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, obj)
-		}
-	}
-	return out, nil
-}
-
 // decodeObject decodes one YAML document; template names its source when the
 // document carries no "# Source:" header.
 func decodeObject(doc, template string) (ferry.Object, bool, error) {
@@ -72,6 +56,12 @@ func decodeObject(doc, template string) (ferry.Object, bool, error) {
 	if len(content) == 0 {
 		return ferry.Object{}, false, nil
 	}
+	obj, err := newObject(template, content)
+	return obj, err == nil, err
+}
+
+// newObject names a decoded document, which must say what it is.
+func newObject(template string, content map[string]any) (ferry.Object, error) {
 	ref := refOf(content)
 	var missing []string
 	if ref.APIVersion == "" {
@@ -84,9 +74,9 @@ func decodeObject(doc, template string) (ferry.Object, bool, error) {
 		// Helm's template command lets such a document through, and the
 		// install then fails with "kind not set" naming no template: say
 		// which template, before anything is applied.
-		return ferry.Object{}, false, fmt.Errorf("%s renders an object without %s (name %q)", template, strings.Join(missing, " and "), ref.Name)
+		return ferry.Object{}, fmt.Errorf("%s renders an object without %s (name %q)", template, strings.Join(missing, " and "), ref.Name)
 	}
-	return ferry.Object{ObjectRef: ref, Template: template, Content: content}, true, nil
+	return ferry.Object{ObjectRef: ref, Template: template, Content: content}, nil
 }
 
 // refOf names an object by the fields of its content.

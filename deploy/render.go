@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"path"
 	"strings"
 
@@ -12,9 +11,6 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	kubefake "helm.sh/helm/v3/pkg/kube/fake"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
 )
 
 // RenderSpec is everything besides the repository files that decides what a
@@ -91,49 +87,73 @@ func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, e
 		return nil, err
 	}
 
-	log := slog.Default().With("chart", spec.Chart, "release", spec.Release, "namespace", spec.Namespace)
-	cfg := &action.Configuration{
-		KubeClient:   &kubefake.PrintingKubeClient{},
-		Releases:     storage.Init(driver.NewMemory()),
-		Capabilities: caps.helm(),
-		Log:          func(format string, v ...any) { log.DebugContext(ctx, fmt.Sprintf(format, v...)) },
+	if err := chartutil.ValidateReleaseName(spec.Release); err != nil {
+		return nil, fmt.Errorf("release name %q: %w", spec.Release, err)
 	}
-	install := action.NewInstall(cfg)
-	install.DryRun = true
-	install.DryRunOption = "client"
-	install.Replace = true
-	install.ReleaseName = spec.Release
-	install.Namespace = spec.Namespace
-	rel, err := install.RunWithContext(ctx, chrt, copyValues(user).(map[string]any))
+	helmCaps := caps.helm()
+	if kv := chrt.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, helmCaps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart %s requires kubeVersion: %s which is incompatible with Kubernetes %s", spec.Chart, kv, helmCaps.KubeVersion.String())
+	}
+	// Helm changes both the chart (dropping disabled subcharts) and the
+	// values it is given; the user's values stay as they were read.
+	vals := copyValues(user).(map[string]any)
+	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	}
+	opts := chartutil.ReleaseOptions{Name: spec.Release, Namespace: spec.Namespace, Revision: 1, IsInstall: true}
+	renderValues, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, helmCaps, false)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	}
+	// The values the templates see: the chart's defaults coalesced with the
+	// user's. Read before rendering, as a template may change them.
+	final := copyValues(map[string]any(renderValues["Values"].(chartutil.Values))).(map[string]any)
+	tpl, err := renderTemplates(chrt, renderValues)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
 	}
 
+	// The manifest is what `helm template` prints: the release's documents,
+	// then its hooks.
 	var manifest strings.Builder
-	manifest.WriteString(strings.TrimSpace(rel.Manifest))
-	manifest.WriteString("\n")
-	for _, h := range rel.Hooks {
-		fmt.Fprintf(&manifest, "---\n%s%s\n%s\n", sourcePrefix, h.Path, h.Manifest)
+	for i, d := range tpl.manifest {
+		if i > 0 {
+			manifest.WriteString("\n")
+		}
+		fmt.Fprintf(&manifest, "---\n%s%s\n%s", sourcePrefix, d.template, d.text)
 	}
+	manifest.WriteString("\n")
 	out := &ferry.Rendered{
 		Release:     spec.Release,
 		Namespace:   spec.Namespace,
-		Manifest:    manifest.String(),
 		Values:      user,
-		Notes:       rel.Info.Notes,
+		Notes:       tpl.notes,
 		KubeVersion: caps.KubeVersion,
 	}
-	if out.Objects, err = manifestObjects(rel.Manifest); err != nil {
-		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	for _, d := range tpl.manifest {
+		if len(d.content) == 0 {
+			continue // only comments
+		}
+		obj, err := newObject(d.template, d.content)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+		}
+		out.Objects = append(out.Objects, obj)
 	}
-	if out.Hooks, err = hookObjects(rel.Hooks); err != nil {
-		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	for _, h := range tpl.hooks {
+		fmt.Fprintf(&manifest, "---\n%s%s\n%s\n", sourcePrefix, h.template, h.text)
+		// Helm applies a hook's document as it stands, without the line
+		// break a release manifest adds after it.
+		obj, ok, err := decodeObject(h.text, h.template)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+		}
+		if ok {
+			out.Hooks = append(out.Hooks, obj)
+		}
 	}
+	out.Manifest = manifest.String()
 
-	final, err := chartutil.CoalesceValues(chrt, copyValues(user).(map[string]any))
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
-	}
 	sources := []valueSource{{name: path.Join(chartDir, chartutil.ValuesfileName), data: chartValuesFile(chrt)}}
 	for _, f := range files {
 		sources = append(sources, valueSource{name: f.name, data: f.data})

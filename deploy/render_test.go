@@ -72,6 +72,7 @@ var parityCases = []renderCase{
 		files: []string{"envs/values-null.yaml"}},
 	{name: "symlinked values file inside the repo", chart: "charts/app", release: "web", namespace: "shop",
 		files: []string{"envs/link-in.yaml"}},
+	{name: "install order hooks and notes", chart: "charts/order", release: "web", namespace: "shop"},
 	{name: "bench chart", chart: "charts/bench", release: "bench", namespace: "bench"},
 }
 
@@ -269,6 +270,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			"render charts/app: values don't meet the specifications of the schema(s) in the following chart(s):\napp:\n- at '/replicas': got string, want integer\n"},
 		{"object without kind", renderCase{chart: "charts/nokind"},
 			`render charts/nokind: nokind/templates/nokind.yaml renders an object without kind (name "web-nokind")`},
+		{"annotations that are not a mapping", renderCase{chart: "charts/badhead"},
+			"render charts/badhead: YAML parse error on badhead/templates/job.yaml: metadata.annotations must be a mapping"},
 		{"bad --set", renderCase{chart: "charts/app", set: []string{"a.b"}},
 			`--set "a.b": key "b" has no value`},
 	}
@@ -319,5 +322,46 @@ func TestRenderDescribesTheRelease(t *testing.T) {
 	}
 	if !strings.Contains(r.Manifest, `args: ["smoke", "--kube=v1.33.0"]`) {
 		t.Errorf("hook did not see the kube version")
+	}
+}
+
+// The order chart holds the shapes that decide Helm's install order: kinds
+// Helm knows and does not know, a document of comments only, partials, a
+// subchart, hooks with known, unknown and oddly written events, and a block
+// scalar that ends a document.
+func TestRenderSortsAndSplitsAsHelm(t *testing.T) {
+	r, err := renderCase{chart: "charts/order", release: "web", namespace: "shop"}.render(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects, hooks []string
+	for _, o := range r.Objects {
+		objects = append(objects, o.String())
+	}
+	for _, o := range r.Hooks {
+		hooks = append(hooks, o.String())
+	}
+	wantObjects := []string{"Namespace/web-extra", "ServiceAccount/web-web", "ConfigMap/web-script", "Role/web-sub",
+		"Service/web-web", "Deployment/web-web", "Alpha/web-alpha", "Widget/web-widget"}
+	if !reflect.DeepEqual(objects, wantObjects) {
+		t.Errorf("objects:\n got %q\nwant %q", objects, wantObjects)
+	}
+	// pre-banana is no event Helm knows: Helm drops the document.
+	if want := []string{"ConfigMap/web-before", "Pod/web-test", "Job/web-migrate"}; !reflect.DeepEqual(hooks, want) {
+		t.Errorf("hooks = %q, want %q", hooks, want)
+	}
+	if strings.Contains(r.Manifest, "banana") || strings.Contains(r.Manifest, "never-rendered") {
+		t.Errorf("manifest keeps a document Helm drops:\n%s", r.Manifest)
+	}
+	if want := "web says hello.\n"; r.Notes != want {
+		t.Errorf("notes = %q, want %q (the subchart's are left out)", r.Notes, want)
+	}
+	for _, o := range r.Objects {
+		if o.Name == "web-script" {
+			data, _ := o.Content["data"].(map[string]any)
+			if got := data["run.sh"]; got != "echo hello\n" {
+				t.Errorf("block scalar ending a document = %q, want the line break the API server receives", got)
+			}
+		}
 	}
 }

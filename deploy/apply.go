@@ -150,6 +150,13 @@ func (c *Client) applyRender(ctx context.Context, st step, s releaseState, rev f
 	}
 	vals := copyValues(r.Values).(map[string]any)
 	labels := revisionLabels(rev, r.Digest)
+	// Helm's client-side validation first asks whether the API server
+	// validates fields itself, by downloading and parsing the OpenAPI
+	// document of each group version (tens of megabytes for core/v1); every
+	// server since Kubernetes 1.27 does, so Helm then validates nothing on
+	// the client, and it sends no fieldValidation directive either. The
+	// server's own checks (types, names, admission) apply as they always
+	// did; the download is all that validation would cost.
 	var rel *release.Release
 	if st == stepInstall {
 		in := action.NewInstall(c.helm)
@@ -159,6 +166,7 @@ func (c *Client) applyRender(ctx context.Context, st step, s releaseState, rev f
 		in.Replace = s.last != nil // reuse the name of an uninstalled release kept in history
 		delete(labels, LabelGood)
 		in.Labels = labels
+		in.DisableOpenAPIValidation = true
 		rel, err = in.RunWithContext(ctx, chrt, vals)
 	} else {
 		up := action.NewUpgrade(c.helm)
@@ -167,6 +175,7 @@ func (c *Client) applyRender(ctx context.Context, st step, s releaseState, rev f
 		up.Description = description("upgrade", rev)
 		up.ResetValues = true
 		up.Labels = labels
+		up.DisableOpenAPIValidation = true
 		rel, err = up.RunWithContext(ctx, c.target.Release, chrt, vals)
 	}
 	if err != nil {

@@ -65,6 +65,13 @@ func DiscoverCapabilities(ctx context.Context, dc discovery.DiscoveryInterface) 
 	return &Capabilities{KubeVersion: v.GitVersion, Major: v.Major, Minor: v.Minor, APIVersions: apis}, nil
 }
 
+// clone copies c, so one caller's changes never reach another's.
+func (c *Capabilities) clone() *Capabilities {
+	out := *c
+	out.APIVersions = slices.Clone(c.APIVersions)
+	return &out
+}
+
 // helm converts to Helm's type, with this Helm build's version info.
 func (c *Capabilities) helm() *chartutil.Capabilities {
 	return &chartutil.Capabilities{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	ferry "github.com/ferry-gitops/ferry"
 	"helm.sh/helm/v3/pkg/storage"
@@ -29,7 +30,21 @@ type Cluster struct {
 	dyn    dynamic.Interface
 	disc   discovery.CachedDiscoveryInterface
 	mapper meta.ResettableRESTMapper
+
+	// discovering is held by the one Capabilities call at work; the others
+	// wait for it, and find its result. It guards caps, capsAt and apis:
+	// the last capabilities read, when, and their API versions sorted.
+	discovering chan struct{}
+	caps        *Capabilities
+	capsAt      time.Time
+	apis        []string
 }
+
+// capabilitiesMaxAge is how long capabilities read from the cluster serve
+// further renders. Every release on a cluster renders against it, and a
+// discovery of all its APIs takes megabytes: hundreds of releases starting
+// at once share one read instead of each making its own.
+const capabilitiesMaxAge = 5 * time.Second
 
 // RESTConfig loads a kubeconfig the way kubectl does: the file given, else
 // $KUBECONFIG or ~/.kube/config, else in-cluster; context "" is the
@@ -58,15 +73,40 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
 	disc := memory.NewMemCacheClient(core.Discovery())
-	return &Cluster{core: core, dyn: dyn, disc: disc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)}, nil
+	return newCluster(core, dyn, disc, restmapper.NewDeferredDiscoveryRESTMapper(disc)), nil
 }
 
-// Capabilities reads the cluster's version and served APIs afresh, so a CRD
-// installed since the last call shows.
+func newCluster(core kubernetes.Interface, dyn dynamic.Interface, disc discovery.CachedDiscoveryInterface, mapper meta.ResettableRESTMapper) *Cluster {
+	return &Cluster{core: core, dyn: dyn, disc: disc, mapper: mapper, discovering: make(chan struct{}, 1)}
+}
+
+// Capabilities reads the cluster's version and served APIs, so a CRD
+// installed since shows; calls within capabilitiesMaxAge of a read, or
+// while one is in flight, share its result. When the served APIs changed,
+// the discovery cache that maps kinds to resources (shared by every release
+// on the cluster) is refreshed too; otherwise it is left warm.
 func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
-	c.disc.Invalidate()
-	c.mapper.Reset()
-	return DiscoverCapabilities(ctx, c.disc)
+	select {
+	case c.discovering <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.discovering }()
+	if c.caps != nil && time.Since(c.capsAt) < capabilitiesMaxAge {
+		return c.caps.clone(), nil
+	}
+	caps, err := DiscoverCapabilities(ctx, c.core.Discovery())
+	if err != nil {
+		return nil, err
+	}
+	apis := slices.Sorted(slices.Values(caps.APIVersions))
+	if !slices.Equal(c.apis, apis) {
+		c.disc.Invalidate()
+		c.mapper.Reset()
+		c.apis = apis
+	}
+	c.caps, c.capsAt = caps, time.Now()
+	return caps.clone(), nil
 }
 
 // LiveObjects returns the objects that a diff with rendered must see: every

@@ -31,9 +31,10 @@ type Target struct {
 	// HookTimeout bounds how long Helm waits for one hook (0 means
 	// DefaultHookTimeout).
 	HookTimeout time.Duration
-	// QPS and Burst are the client's rate limits (0 means DefaultQPS and
-	// DefaultBurst); client-go's own default of 5 QPS makes a chart of a few
-	// dozen objects wait on the client instead of the cluster.
+	// QPS and Burst are the rate limits of the connection NewClient makes
+	// (0 means DefaultQPS and DefaultBurst); client-go's own default of 5
+	// QPS makes a chart of a few dozen objects wait on the client instead
+	// of the cluster. A Client made on a shared Connection has its limits.
 	QPS   float32
 	Burst int
 }

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ferry-gitops/ferry"
@@ -10,23 +11,53 @@ import (
 	"github.com/ferry-gitops/ferry/deploy"
 )
 
-// DeployTargets is the Targets of a real cluster: each environment's release
-// through a deploy.Client on its kubeconfig and context.
-func DeployTargets(_ context.Context, _ *config.Pipeline, env *config.Environment) (Releaser, error) {
-	c, err := deploy.NewClient(deploy.Target{
-		Kubeconfig:      env.Kubeconfig,
-		Context:         env.Context,
-		Namespace:       env.Namespace,
-		CreateNamespace: env.CreateNamespace,
-		NamespaceLabels: env.NamespaceLabels,
-		Release:         env.Release,
-		MaxHistory:      env.MaxHistory,
-	})
-	if err != nil {
-		return nil, err
+// DeployTargets gives the Targets of real clusters: each environment's
+// release through a deploy.Client. Environments on one cluster (the same
+// kubeconfig and context) share one deploy.Connection: one rate limiter,
+// discovery cache and schema cache per cluster, however many releases it
+// carries.
+func DeployTargets() Targets {
+	var mu sync.Mutex
+	conns := map[[2]string]*deploy.Connection{}
+	return func(_ context.Context, _ *config.Pipeline, env *config.Environment) (Releaser, error) {
+		key := [2]string{env.Kubeconfig, env.Context}
+		mu.Lock()
+		conn, ok := conns[key]
+		if !ok {
+			var err error
+			conn, err = deploy.Connect(deploy.ConnectOptions{
+				Kubeconfig: env.Kubeconfig, Context: env.Context,
+				QPS: clusterQPS, Burst: clusterBurst,
+			})
+			if err != nil {
+				mu.Unlock()
+				return nil, err
+			}
+			conns[key] = conn
+		}
+		mu.Unlock()
+		c, err := conn.Client(deploy.Target{
+			Namespace:       env.Namespace,
+			CreateNamespace: env.CreateNamespace,
+			NamespaceLabels: env.NamespaceLabels,
+			Release:         env.Release,
+			MaxHistory:      env.MaxHistory,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &deployRelease{Client: c, healthTimeout: env.Gates.Health.Timeout}, nil
 	}
-	return &deployRelease{Client: c, healthTimeout: env.Gates.Health.Timeout}, nil
 }
+
+// Rate limits of a connection shared by every release on a cluster. They
+// bound ferry's load on that API server as a whole (API Priority and
+// Fairness guards the server beyond them); the 50 QPS one release needs to
+// apply a chart promptly would make hundreds of releases queue on the client.
+const (
+	clusterQPS   = 200
+	clusterBurst = 400
+)
 
 // deployRelease adapts a deploy.Client to Releaser.
 type deployRelease struct {

@@ -247,8 +247,9 @@ func (f *fixture) newReplica(id string, opts ...replicaOption) *replica {
 	}
 	r := &replica{releasers: map[string]*counting{}, registry: prometheus.NewRegistry()}
 	var mu sync.Mutex
+	deployTargets := DeployTargets()
 	targets := func(ctx context.Context, p *config.Pipeline, env *config.Environment) (Releaser, error) {
-		real, err := DeployTargets(ctx, p, env)
+		real, err := deployTargets(ctx, p, env)
 		if err != nil {
 			return nil, err
 		}

@@ -158,8 +158,9 @@ func (d *Daemon) resync(ctx context.Context) {
 }
 
 // watchState follows the state ConfigMaps so that what other replicas
-// record (approvals, promotions, pauses, webhook nudges) is acted on at once.
-// An API server away is reported once, not at every retry.
+// record (approvals, promotions, pauses, webhook nudges) is acted on at once,
+// and keeps the store's cache current while it runs. An API server away is
+// reported once, not at every retry.
 func (d *Daemon) watchState(ctx context.Context) {
 	trouble := &problem{log: d.log, msg: "watching state failed; retrying", recovered: "watching state works again"}
 	for ctx.Err() == nil {
@@ -174,16 +175,24 @@ func (d *Daemon) watchState(ctx context.Context) {
 			continue
 		}
 		trouble.ok(ctx)
+		// The watch begins with every ConfigMap as it is now, then each
+		// change in order: from here on the cache can stand in for reads.
+		d.store.follow(true)
 		for ev := range w.ResultChan() {
-			if ev.Type != watch.Added && ev.Type != watch.Modified {
-				continue
-			}
 			cm, ok := ev.Object.(*corev1.ConfigMap)
 			if !ok {
 				continue
 			}
-			d.stateChanged(ctx, cm.Labels[labelPipeline])
+			pipeline := cm.Labels[labelPipeline]
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				d.store.seen(pipeline, cm)
+				d.stateChanged(ctx, pipeline)
+			case watch.Deleted:
+				d.store.forget(pipeline)
+			}
 		}
+		d.store.follow(false)
 		w.Stop()
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -28,10 +30,24 @@ var errStale = errors.New("state changed since it was read")
 
 // store keeps one ConfigMap per pipeline in the state namespace, each write
 // conditional on the resourceVersion read before it.
+//
+// While the leader's watch of the state runs, reads are served from what it
+// delivered and from this replica's own writes instead of a GET each: a
+// cached state that is stale is harmless, as the write that follows a read
+// is conditional and its conflict drops the entry, so the retry reads the
+// API server.
 type store struct {
 	client    kubernetes.Interface
 	namespace string
+
+	mu sync.Mutex
+	// cache holds each pipeline's last known ConfigMap data and
+	// resourceVersion; nil while no watch keeps it current.
+	cache map[string]cachedState
 }
+
+// cachedState is a pipeline's state as last seen.
+type cachedState struct{ data, rv string }
 
 // configMapName names the state ConfigMap of a pipeline.
 func configMapName(pipeline string) string { return "ferry-state-" + pipeline }
@@ -39,6 +55,13 @@ func configMapName(pipeline string) string { return "ferry-state-" + pipeline }
 // load reads a pipeline's state and its resourceVersion; a pipeline without a
 // ConfigMap yet has an empty state and version "".
 func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, string, error) {
+	s.mu.Lock()
+	c, ok := s.cache[pipeline]
+	s.mu.Unlock()
+	if ok {
+		st, err := decodeState(pipeline, c.data)
+		return st, c.rv, err
+	}
 	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, configMapName(pipeline), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return newPipelineState(pipeline), "", nil
@@ -46,17 +69,61 @@ func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("read state of pipeline %s from configmap %s/%s: %w", pipeline, s.namespace, configMapName(pipeline), err)
 	}
+	st, err := decodeState(pipeline, cm.Data[stateKey])
+	if err != nil {
+		return nil, "", fmt.Errorf("configmap %s/%s: %w", s.namespace, cm.Name, err)
+	}
+	return st, cm.ResourceVersion, nil
+}
+
+// decodeState decodes the state.json of a pipeline's ConfigMap.
+func decodeState(pipeline, raw string) (*pipelineState, error) {
 	st := newPipelineState(pipeline)
-	if raw := cm.Data[stateKey]; raw != "" {
+	if raw != "" {
 		if err := json.Unmarshal([]byte(raw), st); err != nil {
-			return nil, "", fmt.Errorf("decode state of pipeline %s in configmap %s/%s: %w", pipeline, s.namespace, cm.Name, err)
+			return nil, fmt.Errorf("decode state of pipeline %s: %w", pipeline, err)
 		}
 	}
 	if st.Version > stateVersion {
-		return nil, "", fmt.Errorf("state of pipeline %s was written by a newer ferry (state version %d, this one knows %d)", pipeline, st.Version, stateVersion)
+		return nil, fmt.Errorf("state of pipeline %s was written by a newer ferry (state version %d, this one knows %d)", pipeline, st.Version, stateVersion)
 	}
 	st.Version, st.Pipeline = stateVersion, pipeline
-	return st, cm.ResourceVersion, nil
+	return st, nil
+}
+
+// follow starts (on) or stops serving reads from the cache; stopping
+// forgets it, as nothing keeps it current any more.
+func (s *store) follow(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache = nil
+	if on {
+		s.cache = map[string]cachedState{}
+	}
+}
+
+// seen records a pipeline's ConfigMap as the watch delivered it or a write
+// returned it, unless the cache already holds a newer version.
+func (s *store) seen(pipeline string, cm *corev1.ConfigMap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cache == nil {
+		return
+	}
+	if old, ok := s.cache[pipeline]; ok {
+		if cmp, err := resourceversion.CompareResourceVersion(old.rv, cm.ResourceVersion); err == nil && cmp > 0 {
+			return
+		}
+	}
+	s.cache[pipeline] = cachedState{data: cm.Data[stateKey], rv: cm.ResourceVersion}
+}
+
+// forget drops a pipeline's cached state: it was deleted, or a write found
+// it stale.
+func (s *store) forget(pipeline string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cache, pipeline)
 }
 
 // save writes st if the ConfigMap still has resourceVersion rv ("" creates
@@ -80,17 +147,22 @@ func (s *store) save(ctx context.Context, st *pipelineState, rv string) (string,
 	if rv == "" {
 		out, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: "ferry"})
 		if apierrors.IsAlreadyExists(err) {
+			s.forget(st.Pipeline)
 			return "", errStale
 		}
 	} else {
 		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "ferry"})
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			s.forget(st.Pipeline)
 			return "", errStale
 		}
 	}
 	if err != nil {
+		// The write may have landed all the same: read it afresh next time.
+		s.forget(st.Pipeline)
 		return "", fmt.Errorf("write state of pipeline %s to configmap %s/%s: %w", st.Pipeline, s.namespace, cm.Name, err)
 	}
+	s.seen(st.Pipeline, out)
 	return out.ResourceVersion, nil
 }
 

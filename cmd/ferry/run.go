@@ -101,7 +101,7 @@ func (o *runOptions) build(ctx context.Context, log *slog.Logger) (*daemonParts,
 	}
 	reg := prometheus.NewRegistry()
 	d, err := reconciler.New(ctx, reconciler.Options{
-		Config: cfg, Client: client, Targets: reconciler.DeployTargets,
+		Config: cfg, Client: client, Targets: reconciler.DeployTargets(),
 		DataDir: o.dataDir, Registerer: reg, Logger: log,
 	})
 	if err != nil {

@@ -174,7 +174,7 @@ func (w *world) startReplica(id string) *replica {
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := reconciler.New(context.Background(), reconciler.Options{
-		Config: w.cfg, Client: client, Targets: reconciler.DeployTargets, Console: io.Discard,
+		Config: w.cfg, Client: client, Targets: reconciler.DeployTargets(), Console: io.Discard,
 		DataDir: filepath.Join(w.dataDir, id), Identity: id, Registerer: reg, Logger: log,
 	})
 	if err != nil {

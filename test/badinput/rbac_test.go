@@ -90,7 +90,7 @@ timing:
 	}
 	var logs syncbuf.Buffer
 	d, err := reconciler.New(ctx, reconciler.Options{
-		Config: cfg, Client: client, Targets: reconciler.DeployTargets, Console: io.Discard,
+		Config: cfg, Client: client, Targets: reconciler.DeployTargets(), Console: io.Discard,
 		DataDir: t.TempDir(), Identity: "ferry-least", Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
 	if err != nil {

@@ -250,7 +250,7 @@ func (w *world) start() {
 	}
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.daemon, err = reconciler.New(context.Background(), reconciler.Options{
-		Config: w.cfg, Client: client, Targets: reconciler.DeployTargets, Console: io.Discard,
+		Config: w.cfg, Client: client, Targets: reconciler.DeployTargets(), Console: io.Discard,
 		DataDir: w.t.TempDir(), Identity: "ferry-0", Registerer: w.metrics, Logger: log,
 	})
 	if err != nil {

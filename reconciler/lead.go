@@ -35,18 +35,26 @@ func (d *Daemon) claim(ctx context.Context) error {
 	return nil
 }
 
-// lead acts for one leadership term, until ctx ends: it claims the fence,
-// resumes every environment, polls Git, delivers chat, watches the state
-// for decisions recorded by other replicas, and runs timing.workers
-// environment workers.
+// lead acts for one leadership term, until ctx ends: it starts following
+// the state, claims the fence, resumes every environment, polls Git,
+// delivers chat, and runs timing.workers environment workers.
 func (d *Daemon) lead(ctx context.Context) error {
-	if err := d.claim(ctx); err != nil {
-		return err
-	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	// A replica fenced out by another ends its term at once: it gives the
 	// Lease back and stands by again rather than holding it idle.
 	ctx, depose := context.WithCancelCause(ctx)
 	defer depose(nil)
+	synced := make(chan struct{})
+	wg.Go(func() { d.watchState(ctx, synced) })
+	select {
+	case <-synced:
+	case <-ctx.Done():
+		return nil
+	}
+	if err := d.claim(ctx); err != nil {
+		return err
+	}
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[envKey](500*time.Millisecond, d.cfg.Timing.Resync),
 		workqueue.TypedRateLimitingQueueConfig[envKey]{})
@@ -65,7 +73,6 @@ func (d *Daemon) lead(ctx context.Context) error {
 		d.log.Info("stopped leading", "identity", d.identity)
 	}()
 
-	var wg sync.WaitGroup
 	for _, name := range d.order {
 		p := d.pipelines[name]
 		for _, e := range p.envs {
@@ -76,7 +83,6 @@ func (d *Daemon) lead(ctx context.Context) error {
 		wg.Go(func() { d.poll(ctx, p, depose) })
 		wg.Go(func() { d.deliver(ctx, p) })
 	}
-	wg.Go(func() { d.watchState(ctx) })
 	wg.Go(func() { d.resync(ctx) })
 	steps := &stepProblems{log: d.log, of: map[envKey]*problem{}}
 	for range max(d.cfg.Timing.Workers, 1) {
@@ -159,14 +165,20 @@ func (d *Daemon) resync(ctx context.Context) {
 
 // watchState follows the state ConfigMaps so that what other replicas
 // record (approvals, promotions, pauses, webhook nudges) is acted on at once,
-// and keeps the store's cache current while it runs. An API server away is
-// reported once, not at every retry.
-func (d *Daemon) watchState(ctx context.Context) {
+// and keeps the store's cache current while it runs: it lists them all,
+// closes synced after the first list, then watches from that list on. An
+// API server away is reported once, not at every retry.
+func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 	trouble := &problem{log: d.log, msg: "watching state failed; retrying", recovered: "watching state works again"}
+	first := true
 	for ctx.Err() == nil {
-		w, err := d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
-			LabelSelector: labelManagedBy + "=ferry",
-		})
+		list, err := d.store.list(ctx)
+		var w watch.Interface
+		if err == nil {
+			w, err = d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
+				LabelSelector: labelManagedBy + "=ferry", ResourceVersion: list.ResourceVersion,
+			})
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				trouble.failed(ctx, err)
@@ -175,9 +187,19 @@ func (d *Daemon) watchState(ctx context.Context) {
 			continue
 		}
 		trouble.ok(ctx)
-		// The watch begins with every ConfigMap as it is now, then each
-		// change in order: from here on the cache can stand in for reads.
 		d.store.follow(true)
+		for i := range list.Items {
+			cm := &list.Items[i]
+			d.store.seen(cm.Labels[labelPipeline], cm)
+			if !first {
+				// Changes may have been missed while the watch was down.
+				d.stateChanged(ctx, cm.Labels[labelPipeline])
+			}
+		}
+		if first {
+			close(synced)
+			first = false
+		}
 		for ev := range w.ResultChan() {
 			cm, ok := ev.Object.(*corev1.ConfigMap)
 			if !ok {

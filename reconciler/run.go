@@ -63,12 +63,11 @@ func (d *Daemon) RunOnce(ctx context.Context) error {
 	})
 }
 
-// checkState reads every pipeline's state once; the daemon is ready after.
+// checkState reads every pipeline's state once, in one list; the daemon is
+// ready after.
 func (d *Daemon) checkState(ctx context.Context) error {
-	for _, name := range d.order {
-		if _, _, err := d.store.load(ctx, name); err != nil {
-			return err
-		}
+	if _, err := d.store.list(ctx); err != nil {
+		return err
 	}
 	d.ready.Store(true)
 	return nil

@@ -76,6 +76,21 @@ func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, stri
 	return st, cm.ResourceVersion, nil
 }
 
+// list reads every pipeline's state ConfigMap at once and checks that each
+// decodes; it returns the list for the cache.
+func (s *store) list(ctx context.Context) (*corev1.ConfigMapList, error) {
+	list, err := s.client.CoreV1().ConfigMaps(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=ferry"})
+	if err != nil {
+		return nil, fmt.Errorf("read state from configmaps in %s: %w", s.namespace, err)
+	}
+	for _, cm := range list.Items {
+		if _, err := decodeState(cm.Labels[labelPipeline], cm.Data[stateKey]); err != nil {
+			return nil, fmt.Errorf("configmap %s/%s: %w", s.namespace, cm.Name, err)
+		}
+	}
+	return list, nil
+}
+
 // decodeState decodes the state.json of a pipeline's ConfigMap.
 func decodeState(pipeline, raw string) (*pipelineState, error) {
 	st := newPipelineState(pipeline)

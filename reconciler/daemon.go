@@ -77,6 +77,16 @@ type Daemon struct {
 	beforeIntent func(envKey)
 }
 
+// Rate limits of the state client that cmd gives New. Every step of every
+// environment writes its pipeline's state ConfigMap (intent before act, then
+// the outcome and the chat events), so the state client carries most of
+// ferry's writes; client-go's default 5 QPS, or 50, would make a thousand
+// environments queue on the client rather than on the API server.
+const (
+	StateClientQPS   = 200
+	StateClientBurst = 400
+)
+
 // envKey names one environment of one pipeline: the work queue's item.
 type envKey struct{ pipeline, env string }
 

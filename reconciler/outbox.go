@@ -82,7 +82,14 @@ func (d *Daemon) deliver(ctx context.Context, p *pipelineRun) {
 	}
 }
 
-// deliverOne delivers the oldest undelivered event, if any.
+// deliverBatch is the most events delivered before the outbox records
+// their removal in one write. A crash in between delivers them again, which
+// the notifier shows once.
+const deliverBatch = 10
+
+// deliverOne delivers the oldest undelivered events, up to deliverBatch,
+// in order, and removes the delivered ones from the outbox in one write.
+// It reports whether it delivered any.
 func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 	st, _, err := d.store.load(ctx, p.cfg.Name)
 	if err != nil {
@@ -92,30 +99,42 @@ func (d *Daemon) deliverOne(ctx context.Context, p *pipelineRun) (bool, error) {
 	if len(st.Outbox) == 0 {
 		return false, nil
 	}
-	item := st.Outbox[0]
-	crashpoint(CrashChatBeforePost)
-	err = d.notifier.Notify(ctx, item.Event)
-	var perm *chat.PermanentError
-	if errors.As(err, &perm) {
-		d.log.ErrorContext(ctx, "chat refused an event for good; dropping it", "pipeline", p.cfg.Name,
-			"event", item.Event.Kind, "revision", item.Event.Revision.Short(), "err", err)
-	} else if err != nil {
-		return false, err
+	done := map[int]bool{}
+	var last ferry.Event
+	var notifyErr error
+	for _, item := range st.Outbox[:min(len(st.Outbox), deliverBatch)] {
+		crashpoint(CrashChatBeforePost)
+		err := d.notifier.Notify(ctx, item.Event)
+		var perm *chat.PermanentError
+		if errors.As(err, &perm) {
+			d.log.ErrorContext(ctx, "chat refused an event for good; dropping it", "pipeline", p.cfg.Name,
+				"event", item.Event.Kind, "revision", item.Event.Revision.Short(), "err", err)
+		} else if err != nil {
+			notifyErr = err
+			break
+		}
+		crashpoint(CrashChatDelivered)
+		done[item.ID] = true
+		last = item.Event
 	}
-	crashpoint(CrashChatDelivered)
+	if len(done) == 0 {
+		return false, notifyErr
+	}
 	err = d.store.update(ctx, p.cfg.Name, func(st *pipelineState) error {
-		st.Outbox = slices.DeleteFunc(st.Outbox, func(it outboxItem) bool { return it.ID == item.ID })
+		st.Outbox = slices.DeleteFunc(st.Outbox, func(it outboxItem) bool { return done[it.ID] })
 		// Chat works again: say in the thread just delivered to how many
 		// events an outage cost.
 		if st.Dropped > 0 {
-			ev := item.Event
-			st.enqueue(ferry.Event{Kind: ferry.EventError, Time: time.Now(), Pipeline: ev.Pipeline, Revision: ev.Revision,
+			st.enqueue(ferry.Event{Kind: ferry.EventError, Time: time.Now(), Pipeline: last.Pipeline, Revision: last.Revision,
 				Message: fmt.Sprintf("%d chat events were dropped while chat was unreachable; `ferry history` has every promotion", st.Dropped)})
 			st.Dropped = 0
 		}
 		return nil
 	})
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	return true, notifyErr
 }
 
 // truncate cuts s to maxEventText bytes on a rune boundary, marking the cut.

@@ -94,7 +94,7 @@ func (o *runOptions) build(ctx context.Context, log *slog.Logger) (*daemonParts,
 	if err != nil {
 		return nil, fmt.Errorf("state cluster: %w", err)
 	}
-	rc.QPS, rc.Burst = 50, 100
+	rc.QPS, rc.Burst = reconciler.StateClientQPS, reconciler.StateClientBurst
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("state cluster: %w", err)

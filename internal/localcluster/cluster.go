@@ -291,6 +291,11 @@ func (c *Cluster) start(ctx context.Context, binDir string) error {
 		"--root-ca-file="+p.caFile, "--service-account-private-key-file="+p.saPrivateKey,
 		"--cluster-signing-cert-file="+p.caFile,
 		"--service-cluster-ip-range=10.96.0.0/16",
+		// The default 20 QPS would make the deployment and ReplicaSet
+		// controllers the slowest part of a cluster carrying hundreds of
+		// releases (ferry's scale benchmark); clusters of that size run
+		// their controller manager with limits of this order.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 		"--profiling=false")
 	if err != nil {
 		return err
@@ -300,7 +305,8 @@ func (c *Cluster) start(ctx context.Context, binDir string) error {
 		"--authentication-kubeconfig="+schedConfig,
 		"--authorization-kubeconfig="+schedConfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(c.Ports.Scheduler),
-		"--leader-elect=false", "--profiling=false")
+		"--leader-elect=false", "--profiling=false",
+		"--kube-api-qps=200", "--kube-api-burst=400")
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -159,8 +161,9 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		pipelines: map[string]*pipelineRun{},
 		flags:     map[envKey]stepFlags{},
 	}
+	sources := map[config.Source]*gitsource.Source{}
 	for i := range opts.Config.Pipelines {
-		p, err := d.newPipelineRun(ctx, &opts.Config.Pipelines[i], opts)
+		p, err := d.newPipelineRun(ctx, &opts.Config.Pipelines[i], opts, sources)
 		if err != nil {
 			return nil, err
 		}
@@ -177,20 +180,29 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts Options) (*pipelineRun, error) {
-	auth, err := gitAuth(ctx, d.log, pc.Source.Auth)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
-	}
-	src, err := gitsource.New(gitsource.Options{
-		URL:      pc.Source.URL,
-		Branch:   pc.Source.Branch,
-		CacheDir: filepath.Join(opts.DataDir, "git", pc.Name),
-		Auth:     auth,
-		Logger:   d.log.With("pipeline", pc.Name),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pipeline %s: git source: %w", pc.Name, err)
+// newPipelineRun builds a pipeline's running parts. Pipelines that follow
+// the same branch of the same repository with the same credentials share
+// one Git source from sources, and so one cache: it is fetched once, and
+// go-git's object cache is kept once.
+func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts Options, sources map[config.Source]*gitsource.Source) (*pipelineRun, error) {
+	key := pc.Source
+	key.Interval, key.Webhook = 0, nil
+	src, ok := sources[key]
+	if !ok {
+		auth, err := gitAuth(ctx, d.log, pc.Source.Auth)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
+		}
+		if src, err = gitsource.New(gitsource.Options{
+			URL:      pc.Source.URL,
+			Branch:   pc.Source.Branch,
+			CacheDir: filepath.Join(opts.DataDir, "git", cacheName(key)),
+			Auth:     auth,
+			Logger:   d.log,
+		}); err != nil {
+			return nil, fmt.Errorf("pipeline %s: git source: %w", pc.Name, err)
+		}
+		sources[key] = src
 	}
 	p := &pipelineRun{cfg: pc, source: src, nudge: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 	retryAfter := min(opts.Config.Timing.Resync, time.Minute)
@@ -216,6 +228,13 @@ func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts O
 		}
 	}
 	return p, nil
+}
+
+// cacheName names the cache directory of a source: a digest of what makes
+// it (URL, branch, credential files), so the name says nothing of them.
+func cacheName(s config.Source) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%q %q %q %q %q %q", s.URL, s.Branch, s.Auth.Username, s.Auth.TokenFile, s.Auth.SSHKeyFile, s.Auth.KnownHostsFile))
+	return hex.EncodeToString(h[:12])
 }
 
 // gitAuth reads the source's credentials from their files.

@@ -3,10 +3,15 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-gitops/ferry"
+	"github.com/ferry-gitops/ferry/config"
+	"github.com/ferry-gitops/ferry/deploy"
 )
 
 var threeEnvs = []envSpec{
@@ -120,5 +125,45 @@ func TestPushFlowsToProdWithApprovalAndValuesProdChange(t *testing.T) {
 		if s.Current.SHA != sha2 || s.Phase != ferry.PhaseSucceeded {
 			t.Errorf("status %s = %s %s, want %s Succeeded", s.Environment, s.Current.Short(), s.Phase, short(sha2))
 		}
+	}
+}
+
+// Pipelines that follow one branch of one repository share its Git cache:
+// a push is fetched once for all of them, and each still takes it through
+// its own environments.
+func TestPipelinesOnOneBranchFetchOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, []envSpec{{name: "dev"}}, "")
+	var b strings.Builder
+	for _, p := range []string{"app", "app2", "app3"} {
+		fmt.Fprintf(&b, `  - name: %s
+    source: {url: %q, branch: main, interval: 200ms}
+    chart: chart
+    environments:
+      - {name: dev, kubeconfig: %q, namespace: %s, release: %s-dev, values: [values-dev.yaml], gates: {health: {timeout: 20s}}}
+`, p, f.git.HTTPURL("app"), f.kubeconfig, f.ns, p)
+	}
+	text := strings.Replace(f.yaml, f.yaml[strings.Index(f.yaml, "  - name: app\n"):strings.Index(f.yaml, "chat:\n")], b.String(), 1)
+	var err error
+	if f.cfg, err = config.Parse("ferry.yaml", []byte(text), config.Options{ValidateSet: deploy.ValidateSet, ValidateSetString: deploy.ValidateSetString}); err != nil {
+		t.Fatalf("config: %v\n%s", err, text)
+	}
+	sha := f.commit("first", chartFiles())
+	f.git.ResetStats()
+	d := f.newReplica("a").start(t)
+	for _, p := range []string{"app", "app2", "app3"} {
+		eventually(t, 30*time.Second, p+" dev succeeded", func() (bool, string) {
+			hist, err := d.History(context.Background(), p, "dev", 1)
+			if err != nil || len(hist) == 0 {
+				return false, fmt.Sprint(hist, err)
+			}
+			return hist[0].Revision.SHA == sha && hist[0].Phase == ferry.PhaseSucceeded, fmt.Sprint(hist[0])
+		})
+	}
+	if got := f.git.Stats().Negotiations; got != 1 {
+		t.Errorf("fetches for three pipelines on one branch = %d, want 1", got)
+	}
+	if d.pipelines["app"].source != d.pipelines["app3"].source {
+		t.Errorf("pipelines on one branch do not share their Git source")
 	}
 }

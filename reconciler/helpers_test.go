@@ -78,9 +78,11 @@ spec:
 type fixture struct {
 	t          *testing.T
 	ns         string
+	git        *gitserver.Server
 	repo       *gitserver.Repo
 	slack      *slackserver.Server
 	cfg        *config.Config
+	yaml       string // the text cfg was parsed from
 	kubeconfig string
 	admin      kubernetes.Interface
 	dataDir    string
@@ -114,6 +116,7 @@ func newFixture(t *testing.T, envs []envSpec, kubeconfig string) *fixture {
 	if _, err := gs.StartHTTP(gitserver.HTTPOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	f.git = gs
 	if f.repo, err = gs.CreateRepo("app"); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +158,8 @@ timing:
   leaderElection: {leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 250ms}
   chatRetry: {initial: 50ms, max: 500ms}
 `, filepath.Join(secrets, "slack-token"), filepath.Join(secrets, "slack-signing"), slackserver.DefaultChannel, f.slack.APIURL(), f.ns, f.kubeconfig)
-	f.cfg, err = config.Parse("ferry.yaml", []byte(b.String()), config.Options{ValidateSet: deploy.ValidateSet, ValidateSetString: deploy.ValidateSetString})
+	f.yaml = b.String()
+	f.cfg, err = config.Parse("ferry.yaml", []byte(f.yaml), config.Options{ValidateSet: deploy.ValidateSet, ValidateSetString: deploy.ValidateSetString})
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, b.String())
 	}

@@ -14,8 +14,12 @@ LOCALCLUSTER := $(GO) run ./internal/localcluster/cmd/localcluster
 
 all: build
 
+# A static build without cgo, as Helm and kubectl are released: with cgo, the
+# Go plugin package (linked in through kubectl's kustomize) makes the linker
+# keep and export every symbol for plugins ferry never loads. The static
+# binary is 29 MB smaller, and ferry's idle RSS 91 → 70 MiB.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
 # from their pinned modules into the user's cache, once (about 15 minutes cold

@@ -77,6 +77,10 @@ type IdleResult struct {
 	// its VmHWM; CPUSeconds the CPU it used in the window.
 	RSSMiB     float64 `json:"rssMiB"`
 	PeakRSSMiB float64 `json:"peakRSSMiB"`
+	// AnonMiB and FileMiB split RSSMiB into anonymous memory and pages of
+	// the executable.
+	AnonMiB    float64 `json:"anonMiB"`
+	FileMiB    float64 `json:"fileMiB"`
 	CPUSeconds float64 `json:"cpuSeconds"`
 	// UptimeSeconds is how long this ferry process had run at the end.
 	UptimeSeconds float64 `json:"uptimeSeconds"`
@@ -277,6 +281,8 @@ func E2E(ctx context.Context, opts E2EOptions) (E2EResult, error) {
 		API:        apiAfter.Sub(apiBefore),
 		RSSMiB:     mib(procAfter.RSS),
 		PeakRSSMiB: mib(procAfter.PeakRSS),
+		AnonMiB:    mib(procAfter.AnonRSS),
+		FileMiB:    mib(procAfter.FileRSS),
 		CPUSeconds: (procAfter.CPU - procBefore.CPU).Seconds(),
 	}
 	idle.UptimeSeconds = time.Since(started).Seconds()

@@ -175,8 +175,8 @@ func (r *Results) BuildFigures() {
 			Reference: "—",
 			Goal:      fmt.Sprintf("≤ %d MiB", GoalIdleRSSMiB),
 			Verdict:   verdict(e.Idle.RSSMiB <= GoalIdleRSSMiB),
-			Note: fmt.Sprintf("VmRSS at the end of the idle window, %.0f s after ferry (re)started with all 3 environments deployed (its VmHWM %.1f MiB, %.2f CPU-s in the window); the process before it peaked at %.1f MiB over the %d pushes",
-				e.Idle.UptimeSeconds, e.Idle.PeakRSSMiB, e.Idle.CPUSeconds, e.PushesPeakRSSMiB, len(e.WebhookMs)),
+			Note: fmt.Sprintf("VmRSS at the end of the idle window, %.0f s after ferry (re)started with all 3 environments deployed: %.1f MiB anonymous (heap, stacks) and %.1f MiB of the executable's pages (its VmHWM %.1f MiB, %.2f CPU-s in the window); the process before it peaked at %.1f MiB over the %d pushes",
+				e.Idle.UptimeSeconds, e.Idle.AnonMiB, e.Idle.FileMiB, e.Idle.PeakRSSMiB, e.Idle.CPUSeconds, e.PushesPeakRSSMiB, len(e.WebhookMs)),
 		})
 	} else {
 		f = append(f, notMeasured("ferry idle RSS, fixture's 3 environments", "≤ 60 MiB", r.E2EError))

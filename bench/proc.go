@@ -14,6 +14,10 @@ type ProcStats struct {
 	// RSS is the resident set now (VmRSS); PeakRSS the highest it has been
 	// since the process started (VmHWM), both in bytes.
 	RSS, PeakRSS int64
+	// AnonRSS and FileRSS split RSS into anonymous memory (heap, stacks)
+	// and pages of mapped files (the executable's code and data) (RssAnon
+	// and RssFile, in bytes).
+	AnonRSS, FileRSS int64
 	// CPU is user plus system time the process has used.
 	CPU time.Duration
 }
@@ -36,7 +40,7 @@ func ReadProc(pid int) (ProcStats, error) {
 		for _, field := range []struct {
 			prefix string
 			into   *int64
-		}{{"VmRSS:", &st.RSS}, {"VmHWM:", &st.PeakRSS}} {
+		}{{"VmRSS:", &st.RSS}, {"VmHWM:", &st.PeakRSS}, {"RssAnon:", &st.AnonRSS}, {"RssFile:", &st.FileRSS}} {
 			rest, ok := strings.CutPrefix(s.Text(), field.prefix)
 			if !ok {
 				continue
@@ -52,8 +56,8 @@ func ReadProc(pid int) (ProcStats, error) {
 	if err := s.Err(); err != nil {
 		return st, fmt.Errorf("read status of pid %d: %w", pid, err)
 	}
-	if found != 2 {
-		return st, fmt.Errorf("pid %d: VmRSS or VmHWM missing from /proc status", pid)
+	if found != 4 {
+		return st, fmt.Errorf("pid %d: VmRSS, VmHWM, RssAnon or RssFile missing from /proc status", pid)
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

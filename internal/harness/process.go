@@ -21,7 +21,8 @@ func BuildFerry(ctx context.Context, dir string) (string, error) {
 	return BuildFerryTags(ctx, dir)
 }
 
-// BuildFerryTags is BuildFerry with build tags (go build -tags a,b).
+// BuildFerryTags is BuildFerry with build tags (go build -tags a,b). It
+// builds as `make build` does, without cgo (see the Makefile).
 func BuildFerryTags(ctx context.Context, dir string, tags ...string) (string, error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
@@ -37,6 +38,7 @@ func BuildFerryTags(ctx context.Context, dir string, tags ...string) (string, er
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/ferry")...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("harness: go %s ./cmd/ferry: %w\n%s", strings.Join(args, " "), err, out)
 	}

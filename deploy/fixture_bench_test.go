@@ -99,6 +99,8 @@ func BenchmarkRenderFixtureDev(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec.Capabilities = caps
+	// As the daemon renders: the chart's schema compiled once, kept.
+	spec.Schemas = &SchemaCache{}
 	src := os.DirFS(fixtureDir)
 	helmArgs := append([]string{"template"}, helmArgsFor(spec)...)
 	helmArgs = append(helmArgs, "--kube-version", localcluster.KubernetesVersion)

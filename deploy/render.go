@@ -30,6 +30,9 @@ type RenderSpec struct {
 	Namespace string
 	// Capabilities of the target; nil means `helm template`'s defaults.
 	Capabilities *Capabilities
+	// Schemas, when set, keeps the chart's compiled values schemas for the
+	// next render; nil compiles them on every render, as Helm does.
+	Schemas *SchemaCache
 }
 
 // Render renders the chart of spec from the repository files in src exactly
@@ -101,9 +104,14 @@ func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, e
 		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
 	}
 	opts := chartutil.ReleaseOptions{Name: spec.Release, Namespace: spec.Namespace, Revision: 1, IsInstall: true}
-	renderValues, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, helmCaps, false)
+	renderValues, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, helmCaps, spec.Schemas != nil)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", spec.Chart, err)
+	}
+	if spec.Schemas != nil {
+		if err := spec.Schemas.validate(chrt, renderValues["Values"].(chartutil.Values)); err != nil {
+			return nil, fmt.Errorf("render %s: values don't meet the specifications of the schema(s) in the following chart(s):\n%w", spec.Chart, err)
+		}
 	}
 	// The values the templates see: the chart's defaults coalesced with the
 	// user's. Read before rendering, as a template may change them.

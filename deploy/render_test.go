@@ -365,3 +365,47 @@ func TestRenderSortsAndSplitsAsHelm(t *testing.T) {
 		}
 	}
 }
+
+// A render with a SchemaCache validates exactly as Helm does: the same
+// verdict and the same message, for the chart and a subchart, and a schema
+// that refers to another document is left to Helm.
+func TestSchemaCacheValidatesAsHelm(t *testing.T) {
+	cache := &SchemaCache{}
+	tests := []struct {
+		name  string
+		c     renderCase
+		valid bool
+	}{
+		{"valid values", renderCase{chart: "charts/app"}, true},
+		{"a string where the schema wants an integer", renderCase{chart: "charts/app", files: []string{"envs/values-schema-bad.yaml"}}, false},
+		{"a required key deleted", renderCase{chart: "charts/app", set: []string{"image.tag=null"}}, false},
+		{"subchart values that are not a map", renderCase{chart: "charts/app", set: []string{"cache=5"}}, false},
+		{"a schema referring to another document", renderCase{chart: "charts/schemaref"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.c.release, tt.c.namespace = "web", "shop"
+			_, helmErr := tt.c.render(t)
+			caps, err := OfflineCapabilities("", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // compiled, then from the cache
+				_, err := Render(context.Background(), os.DirFS(repoDir), RenderSpec{
+					Chart: tt.c.chart, ValuesFiles: tt.c.files, Set: tt.c.set,
+					Release: tt.c.release, Namespace: tt.c.namespace, Capabilities: caps, Schemas: cache,
+				})
+				if (err == nil) != tt.valid || (helmErr == nil) != tt.valid {
+					t.Fatalf("valid = %v; errors: with the cache %v, Helm's %v", tt.valid, err, helmErr)
+				}
+				if err != nil && err.Error() != helmErr.Error() {
+					t.Errorf("message with the cache:\n%s\nHelm's:\n%s", err, helmErr)
+				}
+			}
+		})
+	}
+	// app's schema is compiled once; schemaref's is never cached.
+	if len(cache.compiled) != 1 {
+		t.Errorf("compiled schemas cached = %d, want 1", len(cache.compiled))
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/chat"
 	"github.com/ferry-gitops/ferry/config"
+	"github.com/ferry-gitops/ferry/deploy"
 	"github.com/ferry-gitops/ferry/gitsource"
 	"github.com/ferry-gitops/ferry/promote"
 )
@@ -62,6 +63,8 @@ type Daemon struct {
 	metrics   *metrics
 	notifier  chat.Notifier
 	pipelines map[string]*pipelineRun
+	// schemas keeps the compiled values schemas of every pipeline's charts.
+	schemas *deploy.SchemaCache
 	// order lists the pipelines in file order.
 	order []string
 
@@ -98,7 +101,9 @@ func (k envKey) String() string { return k.pipeline + "/" + k.env }
 type pipelineRun struct {
 	cfg    *config.Pipeline
 	source *gitsource.Source
-	envs   []*envRun
+	// schemas is the daemon's cache of compiled values schemas.
+	schemas *deploy.SchemaCache
+	envs    []*envRun
 	// nudge wakes the poller; buffered so a nudge never blocks.
 	nudge chan struct{}
 	// kick wakes the outbox deliverer.
@@ -160,6 +165,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		metrics:   m,
 		pipelines: map[string]*pipelineRun{},
 		flags:     map[envKey]stepFlags{},
+		schemas:   &deploy.SchemaCache{},
 	}
 	sources := map[config.Source]*gitsource.Source{}
 	for i := range opts.Config.Pipelines {
@@ -204,7 +210,7 @@ func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts O
 		}
 		sources[key] = src
 	}
-	p := &pipelineRun{cfg: pc, source: src, nudge: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
+	p := &pipelineRun{cfg: pc, source: src, schemas: d.schemas, nudge: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 	retryAfter := min(opts.Config.Timing.Resync, time.Minute)
 	for _, ec := range pc.Ordered() {
 		rules, err := promote.NewRules(*ec, opts.Config.State.HistoryLimit, retryAfter)

@@ -70,6 +70,7 @@ func (p *pipelineRun) render(ctx context.Context, e *envRun, sha string) (*ferry
 		Release:      e.cfg.Release,
 		Namespace:    e.cfg.Namespace,
 		Capabilities: caps,
+		Schemas:      p.schemas,
 	}
 	r, err := deploy.Render(ctx, files, spec)
 	if err != nil {

@@ -2,11 +2,12 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
-	"encoding/json"
 	ferry "github.com/ferry-gitops/ferry"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
@@ -109,6 +110,11 @@ func (c *Client) Apply(ctx context.Context, rev ferry.Revision, r *ferry.Rendere
 			if perr := c.prune(ctx); perr != nil && err == nil {
 				err = perr
 			}
+			if definesAPIs(r) {
+				if ferr := c.cluster.forgetCapabilities(ctx); ferr != nil && err == nil {
+					err = ferr
+				}
+			}
 			if err != nil {
 				return res, err
 			}
@@ -121,6 +127,17 @@ func (c *Client) Apply(ctx context.Context, rev ferry.Revision, r *ferry.Rendere
 		}
 	}
 	return res, fmt.Errorf("release %s is still not in order after recovery: %v", c.target.Release, res.Recovered)
+}
+
+// definesAPIs says whether r holds a CustomResourceDefinition, which makes
+// the cluster serve an API that other releases' renders may check for.
+func definesAPIs(r *ferry.Rendered) bool {
+	for _, o := range r.Objects {
+		if o.Kind == "CustomResourceDefinition" && strings.HasPrefix(o.APIVersion, "apiextensions.k8s.io/") {
+			return true
+		}
+	}
+	return false
 }
 
 // history is every stored revision of the release: one list call.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ferry-gitops/ferry/internal/localcluster"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Install, upgrade, then ten applies of the same render: one read each and
@@ -99,5 +101,50 @@ func TestApplyInstallUpgradeNoop(t *testing.T) {
 	}
 	if got := h[1].Config["image"]; got != "registry.local/web:2.0" {
 		t.Errorf("revision 2 records user value image = %v, want registry.local/web:2.0", got)
+	}
+}
+
+// A release that applies a CRD makes the cluster's next capabilities read
+// fresh, though one was read moments before: a release rendered next that
+// checks for the API must find it, not wait out the shared read's age.
+func TestApplyingACRDRefreshesCapabilities(t *testing.T) {
+	lc := localcluster.Require(t, cluster)
+	t.Parallel()
+	ctx := context.Background()
+	ns := lc.Namespace(t, nil)
+	c, _ := testClient(t, lc, ns, "crd", nil)
+	const api = "capstest.ferry.dev/v1"
+	t.Cleanup(func() {
+		_ = c.cluster.dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).Delete(context.Background(), "widgets.capstest.ferry.dev", metav1.DeleteOptions{})
+	})
+	before, err := c.Cluster().Capabilities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(before.APIVersions, api) {
+		t.Fatalf("%s served before the CRD was applied", api)
+	}
+	mustApply(t, c, 1, renderInput(t, "crd", ns, rawCase("crd.yaml")))
+	// Wait until the API server serves the API, reading discovery directly.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fresh, err := DiscoverCapabilities(ctx, c.kube.Discovery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(fresh.APIVersions, api) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API server did not serve %s within 30s", api)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	after, err := c.Cluster().Capabilities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(after.APIVersions, api) {
+		t.Errorf("capabilities after the CRD was applied lack %s", api)
 	}
 }

@@ -112,9 +112,9 @@ func (conn *Connection) client(t Target, base *slog.Logger) (*Client, error) {
 
 // Connection is ferry's link to one cluster, shared by every release there:
 // one REST configuration and rate limiter, one discovery cache and
-// RESTMapper, one typed and one dynamic client, and one kubectl factory,
-// which caches the OpenAPI schemas Helm validates manifests against (they
-// take megabytes, so once per cluster rather than once per release).
+// RESTMapper, one typed and one dynamic client, and one kubectl factory
+// for Helm's kube client. Discovery of a cluster's APIs takes megabytes,
+// so it is made once per cluster rather than once per release.
 // Creating one contacts nothing; it is safe for concurrent use.
 type Connection struct {
 	getter    *restGetter

@@ -32,12 +32,19 @@ type Cluster struct {
 	mapper meta.ResettableRESTMapper
 
 	// discovering is held by the one Capabilities call at work; the others
-	// wait for it, and find its result. It guards caps, capsAt and apis:
-	// the last capabilities read, when, and their API versions sorted.
+	// wait for it, and find its result. It guards caps, capsAt and apis
+	// (the last capabilities read, when, and their API versions sorted),
+	// and failed and failedAt (the last read's error and when).
 	discovering chan struct{}
 	caps        *Capabilities
 	capsAt      time.Time
 	apis        []string
+	failed      error
+	failedAt    time.Time
+	// rereadUntil is the end of the window after a CRD was applied in which
+	// every call reads afresh: the API server serves the new API only once
+	// the CRD is established, a moment after it was created.
+	rereadUntil time.Time
 }
 
 // capabilitiesMaxAge is how long capabilities read from the cluster serve
@@ -45,6 +52,12 @@ type Cluster struct {
 // discovery of all its APIs takes megabytes: hundreds of releases starting
 // at once share one read instead of each making its own.
 const capabilitiesMaxAge = 5 * time.Second
+
+// capabilitiesRetryAfter is how long a failed read of the capabilities is
+// the answer for the callers waiting on it: with the API server away, the
+// releases queued behind one failure fail with it instead of each timing
+// out in turn.
+const capabilitiesRetryAfter = time.Second
 
 // RESTConfig loads a kubeconfig the way kubectl does: the file given, else
 // $KUBECONFIG or ~/.kube/config, else in-cluster; context "" is the
@@ -82,7 +95,8 @@ func newCluster(core kubernetes.Interface, dyn dynamic.Interface, disc discovery
 
 // Capabilities reads the cluster's version and served APIs, so a CRD
 // installed since shows; calls within capabilitiesMaxAge of a read, or
-// while one is in flight, share its result. When the served APIs changed,
+// while one is in flight, share its result (for capabilitiesMaxAge after a
+// release applied a CRD, every call reads afresh). When the served APIs changed,
 // the discovery cache that maps kinds to resources (shared by every release
 // on the cluster) is refreshed too; otherwise it is left warm.
 func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
@@ -92,13 +106,20 @@ func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
 		return nil, ctx.Err()
 	}
 	defer func() { <-c.discovering }()
-	if c.caps != nil && time.Since(c.capsAt) < capabilitiesMaxAge {
+	if c.caps != nil && time.Since(c.capsAt) < capabilitiesMaxAge && time.Now().After(c.rereadUntil) {
 		return c.caps.clone(), nil
+	}
+	if c.failed != nil && time.Since(c.failedAt) < capabilitiesRetryAfter {
+		return nil, c.failed
 	}
 	caps, err := DiscoverCapabilities(ctx, c.core.Discovery())
 	if err != nil {
+		if ctx.Err() == nil {
+			c.failed, c.failedAt = err, time.Now()
+		}
 		return nil, err
 	}
+	c.failed = nil
 	apis := slices.Sorted(slices.Values(caps.APIVersions))
 	if !slices.Equal(c.apis, apis) {
 		c.disc.Invalidate()
@@ -107,6 +128,20 @@ func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
 	}
 	c.caps, c.capsAt = caps, time.Now()
 	return caps.clone(), nil
+}
+
+// forgetCapabilities makes Capabilities read the cluster at every call
+// for capabilitiesMaxAge: a release applied a CRD, and the releases rendered
+// next must see the API it serves as soon as the API server does.
+func (c *Cluster) forgetCapabilities(ctx context.Context) error {
+	select {
+	case c.discovering <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.caps, c.rereadUntil = nil, time.Now().Add(capabilitiesMaxAge)
+	<-c.discovering
+	return nil
 }
 
 // LiveObjects returns the objects that a diff with rendered must see: every

@@ -91,12 +91,9 @@ func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, e
 	}
 
 	if err := chartutil.ValidateReleaseName(spec.Release); err != nil {
-		return nil, fmt.Errorf("release name %q: %w", spec.Release, err)
+		return nil, fmt.Errorf("render %s: release name %q: %w", spec.Chart, spec.Release, err)
 	}
 	helmCaps := caps.helm()
-	if kv := chrt.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, helmCaps.KubeVersion.String()) {
-		return nil, fmt.Errorf("chart %s requires kubeVersion: %s which is incompatible with Kubernetes %s", spec.Chart, kv, helmCaps.KubeVersion.String())
-	}
 	// Helm changes both the chart (dropping disabled subcharts) and the
 	// values it is given; the user's values stay as they were read.
 	vals := copyValues(user).(map[string]any)
@@ -112,6 +109,10 @@ func Render(ctx context.Context, src fs.FS, spec RenderSpec) (*ferry.Rendered, e
 		if err := spec.Schemas.validate(chrt, renderValues["Values"].(chartutil.Values)); err != nil {
 			return nil, fmt.Errorf("render %s: values don't meet the specifications of the schema(s) in the following chart(s):\n%w", spec.Chart, err)
 		}
+	}
+	// Helm checks the chart's Kubernetes range after the values, as here.
+	if kv := chrt.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, helmCaps.KubeVersion.String()) {
+		return nil, fmt.Errorf("render %s: chart requires kubeVersion: %s which is incompatible with Kubernetes %s", spec.Chart, kv, helmCaps.KubeVersion.String())
 	}
 	// The values the templates see: the chart's defaults coalesced with the
 	// user's. Read before rendering, as a template may change them.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -404,8 +405,71 @@ func TestSchemaCacheValidatesAsHelm(t *testing.T) {
 			}
 		})
 	}
-	// app's schema is compiled once; schemaref's is never cached.
-	if len(cache.compiled) != 1 {
-		t.Errorf("compiled schemas cached = %d, want 1", len(cache.compiled))
+	// app's schema is compiled once; schemaref's is remembered as one to
+	// leave to Helm.
+	compiled, leftToHelm := 0, 0
+	for _, sch := range cache.compiled {
+		if sch == nil {
+			leftToHelm++
+		} else {
+			compiled++
+		}
+	}
+	if compiled != 1 || leftToHelm != 1 {
+		t.Errorf("schemas cached: %d compiled, %d left to Helm; want 1 and 1", compiled, leftToHelm)
+	}
+}
+
+// A daemon rendering revision after revision of a chart whose schema keeps
+// changing holds at most maxSchemas compiled, and still validates.
+func TestSchemaCacheIsBounded(t *testing.T) {
+	cache := &SchemaCache{}
+	for i := range maxSchemas + 10 {
+		schema := fmt.Sprintf(`{"type": "object", "properties": {"replicas": {"type": "integer", "maximum": %d}}}`, i)
+		if err := cache.validateOne([]byte(schema), map[string]any{"replicas": i + 1}); err == nil {
+			t.Fatalf("schema %d: replicas %d over the maximum passed", i, i+1)
+		}
+		if err := cache.validateOne([]byte(schema), map[string]any{"replicas": i}); err != nil {
+			t.Fatalf("schema %d: replicas %d: %v", i, i, err)
+		}
+	}
+	if len(cache.compiled) > maxSchemas {
+		t.Errorf("cache holds %d schemas, over %d", len(cache.compiled), maxSchemas)
+	}
+}
+
+// A chart's kubeVersion range is checked as Helm checks it: after the
+// values, with Helm's message, so a cluster too old is told in Helm's words
+// and bad values are reported first.
+func TestKubeVersionRangeAsHelm(t *testing.T) {
+	tests := []struct {
+		name string
+		c    renderCase
+		want string // in both errors; "" renders
+	}{
+		{"cluster too old", renderCase{kubeVersion: "v1.33.0"},
+			"chart requires kubeVersion: >=1.34.0-0 which is incompatible with Kubernetes v1.33.0"},
+		{"bad values on a cluster too old", renderCase{kubeVersion: "v1.33.0", set: []string{"replicas=many"}},
+			"at '/replicas': got string, want integer"},
+		{"cluster new enough", renderCase{kubeVersion: "v1.36.3"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.c.chart, tt.c.release, tt.c.namespace = "charts/kubever", "web", "shop"
+			_, err := tt.c.render(t)
+			_, helmErr := helmTemplate(t, tt.c.helmArgs()...)
+			if tt.want == "" {
+				if err != nil || helmErr != nil {
+					t.Fatalf("errors: ferry %v, Helm %v; want none", err, helmErr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ferry's error = %v, want it to say %q", err, tt.want)
+			}
+			if helmErr == nil || !strings.Contains(helmErr.Error(), tt.want) {
+				t.Errorf("Helm's error = %v, want it to say %q", helmErr, tt.want)
+			}
+		})
 	}
 }

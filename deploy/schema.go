@@ -18,11 +18,19 @@ import (
 // of the vibecode-platform chart; a daemon rendering many environments and
 // revisions of one chart compiles each distinct schema once. A schema that
 // refers to other documents ($ref to a URL or file) is not cached: Helm
-// validates it, loading what it refers to, as before. Safe for concurrent use.
+// validates it, loading what it refers to, as before. The cache holds at
+// most maxSchemas; a full one drops an entry to take the next. Safe for
+// concurrent use.
 type SchemaCache struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// compiled maps a schema's digest to its compiled form, or to nil for
+	// one that cannot be compiled on its own.
 	compiled map[[sha256.Size]byte]*jsonschema.Schema
 }
+
+// maxSchemas bounds a SchemaCache: a daemon needs one entry per chart and
+// schema version it renders now, and a few dozen covers many pipelines.
+const maxSchemas = 64
 
 // schemaURL is the name Helm compiles every schema under; its messages
 // carry it, and Helm strips it from them.
@@ -85,26 +93,39 @@ func (c *SchemaCache) compile(schemaJSON []byte) (*jsonschema.Schema, bool) {
 	sch, ok := c.compiled[key]
 	c.mu.Unlock()
 	if ok {
-		return sch, true
+		return sch, sch != nil
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-	if err != nil {
-		return nil, false
-	}
-	compiler := jsonschema.NewCompiler()
-	// No loader: a reference to anything outside the document fails here.
-	compiler.UseLoader(jsonschema.SchemeURLLoader{})
-	if err := compiler.AddResource(schemaURL, doc); err != nil {
-		return nil, false
-	}
-	if sch, err = compiler.Compile(schemaURL); err != nil {
-		return nil, false
-	}
+	sch = compileAlone(schemaJSON)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.compiled == nil {
 		c.compiled = map[[sha256.Size]byte]*jsonschema.Schema{}
 	}
+	if len(c.compiled) >= maxSchemas {
+		for k := range c.compiled {
+			delete(c.compiled, k)
+			break
+		}
+	}
 	c.compiled[key] = sch
-	return sch, true
+	return sch, sch != nil
+}
+
+// compileAlone compiles a schema document with no loader, so a reference to
+// anything outside it fails; nil when it cannot be compiled so.
+func compileAlone(schemaJSON []byte) *jsonschema.Schema {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
+	if err != nil {
+		return nil
+	}
+	compiler := jsonschema.NewCompiler()
+	compiler.UseLoader(jsonschema.SchemeURLLoader{})
+	if err := compiler.AddResource(schemaURL, doc); err != nil {
+		return nil
+	}
+	sch, err := compiler.Compile(schemaURL)
+	if err != nil {
+		return nil
+	}
+	return sch
 }

@@ -41,9 +41,10 @@ type renderedTemplates struct {
 
 // renderTemplates runs Helm's template engine and sorts its output exactly
 // as Helm's install does (releaseutil.SortManifests with InstallOrder), but
-// decodes each document once: Helm's sort decodes every document to read
-// its head and the caller then needs the whole object, and decoding was
-// most of a render's cost.
+// decodes each resource document once: Helm's sort decodes every document
+// to read its head and the caller then needs the whole object, and decoding
+// was most of a render's cost. Hooks, few and applied as they stand, are
+// decoded again by the caller.
 func renderTemplates(ch *chart.Chart, values chartutil.Values) (*renderedTemplates, error) {
 	files, err := engine.Engine{}.Render(ch, values)
 	if err != nil {

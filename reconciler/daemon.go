@@ -176,6 +176,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		d.pipelines[p.cfg.Name] = p
 		d.order = append(d.order, p.cfg.Name)
 	}
+	d.pruneGitCaches(ctx, filepath.Join(opts.DataDir, "git"), sources)
 	build := opts.Notifier
 	if build == nil {
 		build = func(ms chat.MessageStore) (chat.Notifier, error) { return d.defaultNotifier(ctx, ms, opts.Console) }
@@ -188,8 +189,8 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 
 // newPipelineRun builds a pipeline's running parts. Pipelines that follow
 // the same branch of the same repository with the same credentials share
-// one Git source from sources, and so one cache: it is fetched once, and
-// go-git's object cache is kept once.
+// one Git source from sources, and so one cache on disk: it is fetched
+// once per change of the branch, however many pipelines follow it.
 func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts Options, sources map[config.Source]*gitsource.Source) (*pipelineRun, error) {
 	key := pc.Source
 	key.Interval, key.Webhook = 0, nil
@@ -241,6 +242,30 @@ func (d *Daemon) newPipelineRun(ctx context.Context, pc *config.Pipeline, opts O
 func cacheName(s config.Source) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%q %q %q %q %q %q", s.URL, s.Branch, s.Auth.Username, s.Auth.TokenFile, s.Auth.SSHKeyFile, s.Auth.KnownHostsFile))
 	return hex.EncodeToString(h[:12])
+}
+
+// pruneGitCaches removes the caches in dir that no configured source uses
+// (a pipeline removed from the config, or a cache layout of an older ferry):
+// each holds a clone's history, and nothing else would ever remove it.
+func (d *Daemon) pruneGitCaches(ctx context.Context, dir string, sources map[config.Source]*gitsource.Source) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // none yet
+	}
+	used := map[string]bool{}
+	for key := range sources {
+		used[cacheName(key)] = true
+	}
+	for _, e := range entries {
+		if used[e.Name()] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			d.log.WarnContext(ctx, "could not remove an unused git cache", "dir", filepath.Join(dir, e.Name()), "err", err)
+			continue
+		}
+		d.log.InfoContext(ctx, "removed a git cache no configured source uses", "dir", filepath.Join(dir, e.Name()))
+	}
 }
 
 // gitAuth reads the source's credentials from their files.

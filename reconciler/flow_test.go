@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -150,6 +152,11 @@ func TestPipelinesOnOneBranchFetchOnce(t *testing.T) {
 	}
 	sha := f.commit("first", chartFiles())
 	f.git.ResetStats()
+	// A cache an older ferry kept per pipeline is removed at start.
+	gitDir := filepath.Join(f.dataDir, "a", "git")
+	if err := os.MkdirAll(filepath.Join(gitDir, "app", "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	d := f.newReplica("a").start(t)
 	for _, p := range []string{"app", "app2", "app3"} {
 		eventually(t, 30*time.Second, p+" dev succeeded", func() (bool, string) {
@@ -165,5 +172,16 @@ func TestPipelinesOnOneBranchFetchOnce(t *testing.T) {
 	}
 	if d.pipelines["app"].source != d.pipelines["app3"].source {
 		t.Errorf("pipelines on one branch do not share their Git source")
+	}
+	entries, err := os.ReadDir(gitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := cacheName(f.cfg.Pipelines[0].Source); len(names) != 1 || names[0] != want {
+		t.Errorf("git caches = %q, want only the shared one %q", names, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/workqueue"
@@ -166,20 +168,46 @@ func (d *Daemon) resync(ctx context.Context) {
 // watchState follows the state ConfigMaps so that what other replicas
 // record (approvals, promotions, pauses, webhook nudges) is acted on at once,
 // and keeps the store's cache current while it runs: it lists them all,
-// closes synced after the first list, then watches from that list on. An
-// API server away is reported once, not at every retry.
+// closes synced after the first list, then watches from that list on. A
+// watch the API server ends is resumed where it stopped (bookmarks keep
+// that point fresh); only a failure or an expired point lists again. An API
+// server away is reported once, not at every retry.
 func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 	trouble := &problem{log: d.log, msg: "watching state failed; retrying", recovered: "watching state works again"}
 	first := true
+	from := "" // resourceVersion to watch from; "" lists first
 	for ctx.Err() == nil {
-		list, err := d.store.list(ctx)
-		var w watch.Interface
-		if err == nil {
-			w, err = d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
-				LabelSelector: labelManagedBy + "=ferry", ResourceVersion: list.ResourceVersion,
-			})
+		if from == "" {
+			d.store.follow(true)
+			list, err := d.store.list(ctx)
+			if err != nil {
+				d.store.follow(false)
+				if ctx.Err() == nil {
+					trouble.failed(ctx, err)
+				}
+				sleep(ctx, time.Second)
+				continue
+			}
+			for i := range list.Items {
+				cm := &list.Items[i]
+				d.store.seen(cm.Labels[labelPipeline], cm)
+				if !first {
+					// Changes may have been missed while the watch was down.
+					d.stateChanged(ctx, cm.Labels[labelPipeline])
+				}
+			}
+			from = list.ResourceVersion
+			if first {
+				close(synced)
+				first = false
+			}
 		}
+		w, err := d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
+			LabelSelector: labelManagedBy + "=ferry", ResourceVersion: from, AllowWatchBookmarks: true,
+		})
 		if err != nil {
+			d.store.follow(false)
+			from = ""
 			if ctx.Err() == nil {
 				trouble.failed(ctx, err)
 			}
@@ -187,36 +215,46 @@ func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 			continue
 		}
 		trouble.ok(ctx)
-		d.store.follow(true)
-		for i := range list.Items {
-			cm := &list.Items[i]
-			d.store.seen(cm.Labels[labelPipeline], cm)
-			if !first {
-				// Changes may have been missed while the watch was down.
-				d.stateChanged(ctx, cm.Labels[labelPipeline])
-			}
-		}
-		if first {
-			close(synced)
-			first = false
-		}
-		for ev := range w.ResultChan() {
-			cm, ok := ev.Object.(*corev1.ConfigMap)
-			if !ok {
-				continue
-			}
-			pipeline := cm.Labels[labelPipeline]
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				d.store.seen(pipeline, cm)
-				d.stateChanged(ctx, pipeline)
-			case watch.Deleted:
-				d.store.forget(pipeline)
-			}
-		}
-		d.store.follow(false)
+		from = d.followWatch(ctx, w, from)
 		w.Stop()
+		if from == "" {
+			d.store.follow(false)
+		}
 	}
+	d.store.follow(false)
+}
+
+// followWatch applies a watch's events to the store and queues the
+// pipelines they touch, until the watch ends. It returns the
+// resourceVersion to resume from, or "" when the watch failed and the
+// state must be listed again.
+func (d *Daemon) followWatch(ctx context.Context, w watch.Interface, from string) string {
+	for ev := range w.ResultChan() {
+		switch ev.Type {
+		case watch.Error:
+			d.log.DebugContext(ctx, "state watch failed; listing again", "err", apierrors.FromObject(ev.Object))
+			return ""
+		case watch.Bookmark:
+			if m, err := meta.Accessor(ev.Object); err == nil {
+				from = m.GetResourceVersion()
+			}
+			continue
+		}
+		cm, ok := ev.Object.(*corev1.ConfigMap)
+		if !ok {
+			continue
+		}
+		from = cm.ResourceVersion
+		pipeline := cm.Labels[labelPipeline]
+		switch ev.Type {
+		case watch.Added, watch.Modified:
+			d.store.seen(pipeline, cm)
+			d.stateChanged(ctx, pipeline)
+		case watch.Deleted:
+			d.store.forget(pipeline)
+		}
+	}
+	return from
 }
 
 // stateChanged queues every environment of a pipeline whose state was

@@ -63,11 +63,22 @@ func (d *Daemon) RunOnce(ctx context.Context) error {
 	})
 }
 
-// checkState reads every pipeline's state once, in one list; the daemon is
-// ready after.
+// checkState reads every pipeline's state once, in one list, and checks
+// that each configured pipeline's decodes; the daemon is ready after. State
+// left by pipelines no longer configured is not this daemon's to judge.
 func (d *Daemon) checkState(ctx context.Context) error {
-	if _, err := d.store.list(ctx); err != nil {
+	list, err := d.store.list(ctx)
+	if err != nil {
 		return err
+	}
+	for _, cm := range list.Items {
+		name := cm.Labels[labelPipeline]
+		if _, ok := d.pipelines[name]; !ok {
+			continue
+		}
+		if _, err := decodeState(name, cm.Data[stateKey]); err != nil {
+			return fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+		}
 	}
 	d.ready.Store(true)
 	return nil

@@ -32,22 +32,30 @@ var errStale = errors.New("state changed since it was read")
 // conditional on the resourceVersion read before it.
 //
 // While the leader's watch of the state runs, reads are served from what it
-// delivered and from this replica's own writes instead of a GET each: a
-// cached state that is stale is harmless, as the write that follows a read
-// is conditional and its conflict drops the entry, so the retry reads the
-// API server.
+// delivered and from this replica's own reads and writes instead of a GET
+// each. The cache never goes back: it keeps, per pipeline, the newest
+// resourceVersion this replica has seen and ignores anything older, so a
+// read never misses what this replica wrote (the chat notifier relies on
+// that to post a revision's message once). A cached state that another
+// replica has since changed is harmless: the write that follows a read is
+// conditional, and its conflict sends the retry to the API server.
 type store struct {
 	client    kubernetes.Interface
 	namespace string
 
 	mu sync.Mutex
-	// cache holds each pipeline's last known ConfigMap data and
-	// resourceVersion; nil while no watch keeps it current.
-	cache map[string]cachedState
+	// serving says a watch keeps the cache current, so reads may use it.
+	serving bool
+	cache   map[string]cachedState
 }
 
-// cachedState is a pipeline's state as last seen.
-type cachedState struct{ data, rv string }
+// cachedState is a pipeline's state as last seen. An entry that is not
+// current (a write found it stale, or it was deleted) is not served but
+// keeps its resourceVersion as the floor below which nothing is taken.
+type cachedState struct {
+	data, rv string
+	current  bool
+}
 
 // configMapName names the state ConfigMap of a pipeline.
 func configMapName(pipeline string) string { return "ferry-state-" + pipeline }
@@ -57,6 +65,7 @@ func configMapName(pipeline string) string { return "ferry-state-" + pipeline }
 func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, string, error) {
 	s.mu.Lock()
 	c, ok := s.cache[pipeline]
+	ok = ok && c.current && s.serving
 	s.mu.Unlock()
 	if ok {
 		st, err := decodeState(pipeline, c.data)
@@ -73,20 +82,15 @@ func (s *store) load(ctx context.Context, pipeline string) (*pipelineState, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("configmap %s/%s: %w", s.namespace, cm.Name, err)
 	}
+	s.seen(pipeline, cm)
 	return st, cm.ResourceVersion, nil
 }
 
-// list reads every pipeline's state ConfigMap at once and checks that each
-// decodes; it returns the list for the cache.
+// list reads every pipeline's state ConfigMap at once.
 func (s *store) list(ctx context.Context) (*corev1.ConfigMapList, error) {
 	list, err := s.client.CoreV1().ConfigMaps(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=ferry"})
 	if err != nil {
 		return nil, fmt.Errorf("read state from configmaps in %s: %w", s.namespace, err)
-	}
-	for _, cm := range list.Items {
-		if _, err := decodeState(cm.Labels[labelPipeline], cm.Data[stateKey]); err != nil {
-			return nil, fmt.Errorf("configmap %s/%s: %w", s.namespace, cm.Name, err)
-		}
 	}
 	return list, nil
 }
@@ -106,39 +110,46 @@ func decodeState(pipeline, raw string) (*pipelineState, error) {
 	return st, nil
 }
 
-// follow starts (on) or stops serving reads from the cache; stopping
-// forgets it, as nothing keeps it current any more.
+// follow starts (on) or stops serving reads from the cache. Starting
+// marks every entry not current: what other replicas wrote while no watch
+// ran is unknown until the list that follows, or a read, brings it in.
 func (s *store) follow(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cache = nil
+	s.serving = on
 	if on {
-		s.cache = map[string]cachedState{}
+		for p, c := range s.cache {
+			c.current = false
+			s.cache[p] = c
+		}
 	}
 }
 
-// seen records a pipeline's ConfigMap as the watch delivered it or a write
-// returned it, unless the cache already holds a newer version.
+// seen records a pipeline's ConfigMap as the watch delivered it or a read
+// or write returned it, unless the cache already holds a newer version.
 func (s *store) seen(pipeline string, cm *corev1.ConfigMap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cache == nil {
-		return
-	}
 	if old, ok := s.cache[pipeline]; ok {
 		if cmp, err := resourceversion.CompareResourceVersion(old.rv, cm.ResourceVersion); err == nil && cmp > 0 {
 			return
 		}
 	}
-	s.cache[pipeline] = cachedState{data: cm.Data[stateKey], rv: cm.ResourceVersion}
+	if s.cache == nil {
+		s.cache = map[string]cachedState{}
+	}
+	s.cache[pipeline] = cachedState{data: cm.Data[stateKey], rv: cm.ResourceVersion, current: true}
 }
 
-// forget drops a pipeline's cached state: it was deleted, or a write found
-// it stale.
+// forget stops serving a pipeline's cached state, keeping its version as
+// the floor: it was deleted, or a write found it stale.
 func (s *store) forget(pipeline string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.cache, pipeline)
+	if c, ok := s.cache[pipeline]; ok {
+		c.current = false
+		s.cache[pipeline] = c
+	}
 }
 
 // save writes st if the ConfigMap still has resourceVersion rv ("" creates

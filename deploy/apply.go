@@ -110,11 +110,6 @@ func (c *Client) Apply(ctx context.Context, rev ferry.Revision, r *ferry.Rendere
 			if perr := c.prune(ctx); perr != nil && err == nil {
 				err = perr
 			}
-			if definesAPIs(r) {
-				if ferr := c.cluster.forgetCapabilities(ctx); ferr != nil && err == nil {
-					err = ferr
-				}
-			}
 			if err != nil {
 				return res, err
 			}
@@ -129,10 +124,10 @@ func (c *Client) Apply(ctx context.Context, rev ferry.Revision, r *ferry.Rendere
 	return res, fmt.Errorf("release %s is still not in order after recovery: %v", c.target.Release, res.Recovered)
 }
 
-// definesAPIs says whether r holds a CustomResourceDefinition, which makes
-// the cluster serve an API that other releases' renders may check for.
-func definesAPIs(r *ferry.Rendered) bool {
-	for _, o := range r.Objects {
+// definesAPIs says whether objs hold a CustomResourceDefinition, which
+// makes the cluster serve an API that other releases' renders may check for.
+func definesAPIs(objs []ferry.Object) bool {
+	for _, o := range objs {
 		if o.Kind == "CustomResourceDefinition" && strings.HasPrefix(o.APIVersion, "apiextensions.k8s.io/") {
 			return true
 		}
@@ -175,6 +170,10 @@ func (c *Client) applyRender(ctx context.Context, st step, s releaseState, rev f
 	// server's own checks (types, names, admission) apply as they always
 	// did; the download is all that validation would cost.
 	var rel *release.Release
+	if definesAPIs(r.Objects) || definesAPIs(r.Hooks) {
+		// Even a failed attempt may have created a CRD.
+		defer c.cluster.forgetCapabilities()
+	}
 	if st == stepInstall {
 		in := action.NewInstall(c.helm)
 		in.ReleaseName, in.Namespace = c.target.Release, c.target.Namespace

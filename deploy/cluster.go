@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	ferry "github.com/ferry-gitops/ferry"
@@ -41,10 +42,11 @@ type Cluster struct {
 	apis        []string
 	failed      error
 	failedAt    time.Time
-	// rereadUntil is the end of the window after a CRD was applied in which
-	// every call reads afresh: the API server serves the new API only once
-	// the CRD is established, a moment after it was created.
-	rereadUntil time.Time
+	// rereadUntil (Unix nanoseconds) ends the window after a CRD was
+	// applied in which every call reads afresh: the API server serves the
+	// new API only once the CRD is established, a moment after it was
+	// created. Atomic, so that an apply never waits on a discovery.
+	rereadUntil atomic.Int64
 }
 
 // capabilitiesMaxAge is how long capabilities read from the cluster serve
@@ -100,16 +102,20 @@ func newCluster(core kubernetes.Interface, dyn dynamic.Interface, disc discovery
 // the discovery cache that maps kinds to resources (shared by every release
 // on the cluster) is refreshed too; otherwise it is left warm.
 func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
+	asked := time.Now()
 	select {
 	case c.discovering <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-c.discovering }()
-	if c.caps != nil && time.Since(c.capsAt) < capabilitiesMaxAge && time.Now().After(c.rereadUntil) {
+	// A read made since this call began always serves it; an older one
+	// only within its age, and not just after a CRD was applied.
+	if c.caps != nil && (c.capsAt.After(asked) ||
+		time.Since(c.capsAt) < capabilitiesMaxAge && time.Now().UnixNano() > c.rereadUntil.Load()) {
 		return c.caps.clone(), nil
 	}
-	if c.failed != nil && time.Since(c.failedAt) < capabilitiesRetryAfter {
+	if c.failed != nil && (c.failedAt.After(asked) || time.Since(c.failedAt) < capabilitiesRetryAfter) {
 		return nil, c.failed
 	}
 	caps, err := DiscoverCapabilities(ctx, c.core.Discovery())
@@ -133,15 +139,8 @@ func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
 // forgetCapabilities makes Capabilities read the cluster at every call
 // for capabilitiesMaxAge: a release applied a CRD, and the releases rendered
 // next must see the API it serves as soon as the API server does.
-func (c *Cluster) forgetCapabilities(ctx context.Context) error {
-	select {
-	case c.discovering <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	c.caps, c.rereadUntil = nil, time.Now().Add(capabilitiesMaxAge)
-	<-c.discovering
-	return nil
+func (c *Cluster) forgetCapabilities() {
+	c.rereadUntil.Store(time.Now().Add(capabilitiesMaxAge).UnixNano())
 }
 
 // LiveObjects returns the objects that a diff with rendered must see: every

@@ -66,6 +66,9 @@ func (c *Client) rollback(ctx context.Context) (*RollbackResult, []ferry.Object,
 	if err != nil {
 		return res, nil, fmt.Errorf("revision %d of release %s: %w", good.Version, c.target.Release, err)
 	}
+	// Going back may add or remove a CRD; rollbacks are rare enough that
+	// capabilities are re-read after each without looking.
+	defer c.cluster.forgetCapabilities()
 	rb := action.NewRollback(c.helm)
 	rb.Version = good.Version
 	rb.Timeout = c.target.HookTimeout

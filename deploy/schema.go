@@ -101,7 +101,7 @@ func (c *SchemaCache) compile(schemaJSON []byte) (*jsonschema.Schema, bool) {
 	if c.compiled == nil {
 		c.compiled = map[[sha256.Size]byte]*jsonschema.Schema{}
 	}
-	if len(c.compiled) >= maxSchemas {
+	if _, held := c.compiled[key]; !held && len(c.compiled) >= maxSchemas {
 		for k := range c.compiled {
 			delete(c.compiled, k)
 			break

@@ -41,7 +41,8 @@ type Options struct {
 	// Console receives console chat lines when no Slack is configured;
 	// nil means stderr.
 	Console io.Writer
-	// DataDir holds the Git caches, one directory per pipeline. Required.
+	// DataDir holds the Git caches, one directory per Git source (URL,
+	// branch and credentials). Required.
 	DataDir string
 	// Identity names this replica in the Lease and the fence; empty means
 	// the host name plus the process id.
@@ -244,27 +245,33 @@ func cacheName(s config.Source) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// pruneGitCaches removes the caches in dir that no configured source uses
-// (a pipeline removed from the config, or a cache layout of an older ferry):
-// each holds a clone's history, and nothing else would ever remove it.
+// pruneGitCaches removes the caches that older ferry versions kept per pipeline
+// (dir/<pipeline name>, now dir/<digest of the source>): each holds a
+// clone's history, and nothing else would remove it. Only a real directory
+// named for a configured pipeline and holding a Git object store is taken;
+// caches of sources no longer configured are left, as another ferry with
+// another configuration may share the data directory and use them.
 func (d *Daemon) pruneGitCaches(ctx context.Context, dir string, sources map[config.Source]*gitsource.Source) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return // none yet
-	}
 	used := map[string]bool{}
 	for key := range sources {
 		used[cacheName(key)] = true
 	}
-	for _, e := range entries {
-		if used[e.Name()] {
+	for _, name := range d.order {
+		old := filepath.Join(dir, name)
+		if used[name] {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			d.log.WarnContext(ctx, "could not remove an unused git cache", "dir", filepath.Join(dir, e.Name()), "err", err)
+		if fi, err := os.Lstat(old); err != nil || !fi.IsDir() {
 			continue
 		}
-		d.log.InfoContext(ctx, "removed a git cache no configured source uses", "dir", filepath.Join(dir, e.Name()))
+		if fi, err := os.Stat(filepath.Join(old, "objects")); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := os.RemoveAll(old); err != nil {
+			d.log.WarnContext(ctx, "could not remove an old git cache", "dir", old, "err", err)
+			continue
+		}
+		d.log.InfoContext(ctx, "removed the git cache an older ferry kept per pipeline", "dir", old)
 	}
 }
 

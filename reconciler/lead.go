@@ -208,17 +208,29 @@ func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 		if err != nil {
 			d.store.follow(false)
 			from = ""
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 				trouble.failed(ctx, err)
+				sleep(ctx, time.Second)
 			}
-			sleep(ctx, time.Second)
 			continue
 		}
 		trouble.ok(ctx)
-		from = d.followWatch(ctx, w, from)
+		started := time.Now()
+		from, err = d.followWatch(ctx, w, from)
 		w.Stop()
-		if from == "" {
+		switch {
+		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
+			// Too far behind to resume: list again at once.
+			from = ""
 			d.store.follow(false)
+		case err != nil:
+			from = ""
+			d.store.follow(false)
+			trouble.failed(ctx, err)
+			sleep(ctx, time.Second)
+		case time.Since(started) < time.Second:
+			// A watch that ends as it starts is not retried in a spin.
+			sleep(ctx, time.Second)
 		}
 	}
 	d.store.follow(false)
@@ -226,14 +238,12 @@ func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 
 // followWatch applies a watch's events to the store and queues the
 // pipelines they touch, until the watch ends. It returns the
-// resourceVersion to resume from, or "" when the watch failed and the
-// state must be listed again.
-func (d *Daemon) followWatch(ctx context.Context, w watch.Interface, from string) string {
+// resourceVersion to resume from, or the error the watch ended with.
+func (d *Daemon) followWatch(ctx context.Context, w watch.Interface, from string) (string, error) {
 	for ev := range w.ResultChan() {
 		switch ev.Type {
 		case watch.Error:
-			d.log.DebugContext(ctx, "state watch failed; listing again", "err", apierrors.FromObject(ev.Object))
-			return ""
+			return "", fmt.Errorf("watch state configmaps in %s: %w", d.store.namespace, apierrors.FromObject(ev.Object))
 		case watch.Bookmark:
 			if m, err := meta.Accessor(ev.Object); err == nil {
 				from = m.GetResourceVersion()
@@ -254,7 +264,7 @@ func (d *Daemon) followWatch(ctx context.Context, w watch.Interface, from string
 			d.store.forget(pipeline)
 		}
 	}
-	return from
+	return from, nil
 }
 
 // stateChanged queues every environment of a pipeline whose state was

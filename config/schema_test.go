@@ -3,7 +3,6 @@ package config_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -143,13 +142,9 @@ func schemaKeys(s map[string]any, prefix string, out *[]string) {
 }
 
 // TestFixtureConfig checks the fixture deployment's ferry.yaml against the
-// schema and the validator. The fixture is written in its own issue; until it
-// is committed this test skips.
+// schema and the validator.
 func TestFixtureConfig(t *testing.T) {
 	file := filepath.Join("..", "fixtures", "vibecode-platform", "ferry.yaml")
-	if _, err := os.Stat(file); err != nil {
-		t.Skipf("no fixture config yet: %v", err)
-	}
 	if err := compileSchema(t).Validate(yamlAsJSON(t, file)); err != nil {
 		t.Errorf("schema: %v", err)
 	}

@@ -97,10 +97,10 @@ func newCluster(core kubernetes.Interface, dyn dynamic.Interface, disc discovery
 
 // Capabilities reads the cluster's version and served APIs, so a CRD
 // installed since shows; calls within capabilitiesMaxAge of a read, or
-// while one is in flight, share its result (for capabilitiesMaxAge after a
-// release applied a CRD, every call reads afresh). When the served APIs changed,
-// the discovery cache that maps kinds to resources (shared by every release
-// on the cluster) is refreshed too; otherwise it is left warm.
+// while one is in flight, share its result (for capabilitiesMaxAge after
+// a release applied a CRD, every call reads afresh). When the served APIs
+// changed, the discovery cache that maps kinds to resources (shared by
+// every release on the cluster) is refreshed too; otherwise it is left warm.
 func (c *Cluster) Capabilities(ctx context.Context) (*Capabilities, error) {
 	asked := time.Now()
 	select {

@@ -205,32 +205,25 @@ func (d *Daemon) watchState(ctx context.Context, synced chan<- struct{}) {
 		w, err := d.client.CoreV1().ConfigMaps(d.store.namespace).Watch(ctx, metav1.ListOptions{
 			LabelSelector: labelManagedBy + "=ferry", ResourceVersion: from, AllowWatchBookmarks: true,
 		})
+		if err == nil {
+			trouble.ok(ctx)
+			started := time.Now()
+			from, err = d.followWatch(ctx, w, from)
+			w.Stop()
+			if err == nil && time.Since(started) < time.Second {
+				// A watch that ends as it starts is not retried in a spin.
+				sleep(ctx, time.Second)
+			}
+		}
 		if err != nil {
-			d.store.follow(false)
+			// List again: at once when the watch's point expired, else
+			// after a pause.
 			from = ""
+			d.store.follow(false)
 			if ctx.Err() == nil && !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 				trouble.failed(ctx, err)
 				sleep(ctx, time.Second)
 			}
-			continue
-		}
-		trouble.ok(ctx)
-		started := time.Now()
-		from, err = d.followWatch(ctx, w, from)
-		w.Stop()
-		switch {
-		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
-			// Too far behind to resume: list again at once.
-			from = ""
-			d.store.follow(false)
-		case err != nil:
-			from = ""
-			d.store.follow(false)
-			trouble.failed(ctx, err)
-			sleep(ctx, time.Second)
-		case time.Since(started) < time.Second:
-			// A watch that ends as it starts is not retried in a spin.
-			sleep(ctx, time.Second)
 		}
 	}
 	d.store.follow(false)
